@@ -1,0 +1,57 @@
+"""Simulator configuration: data volume, credentials, timing and fault knobs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# Requests per minute per endpoint kind when rate limiting is on (reference section 2.4).
+DEFAULT_RATE_LIMITS: dict[str, int] = {
+    "export_start": 100,
+    "export_progress": 1000,
+    "export_file": 100,
+    "default": 3000,
+}
+
+# Knobs that may be changed at runtime through POST /__admin/faults.
+RUNTIME_KNOBS = (
+    "error_rate_5xx",
+    "fail_exports",
+    "drop_downloads",
+    "corrupt_zips",
+    "token_max_age_seconds",
+    "blank_lines",
+    "rate_limits",
+    "rate_limit_rpm",
+    "export_seconds",
+)
+
+
+@dataclass
+class SimulatorConfig:
+    """Everything that shapes the simulated tenant; all data derives from `seed`."""
+
+    seed: int = 1
+    surveys: int = 3
+    responses_per_survey: int = 200
+    in_progress_per_survey: int = 3
+    token: str = "sim-token"
+    page_size: int = 100
+    export_seconds: float = 0.3
+    rate_limits: bool = False
+    # Overrides of DEFAULT_RATE_LIMITS (kinds: export_start, export_progress, export_file, default).
+    rate_limit_rpm: dict[str, int] = field(default_factory=dict)
+    error_rate_5xx: float = 0.0
+    fail_exports: int = 0
+    drop_downloads: int = 0
+    corrupt_zips: int = 0
+    token_max_age_seconds: float = 7 * 24 * 3600.0
+    blank_lines: bool = True
+    oauth_client_id: str = "sim-client"
+    oauth_client_secret: str = "sim-secret"
+    oauth_token_ttl: int = 3600
+    datacenter: str = "sim1"
+
+    def rpm(self, kind: str) -> int:
+        """Effective requests/minute for an endpoint kind."""
+        merged = {**DEFAULT_RATE_LIMITS, **self.rate_limit_rpm}
+        return merged.get(kind, merged["default"])

@@ -1,0 +1,29 @@
+"""Request counters per endpoint kind and per HTTP status, the ground truth for retry/limit tests."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+
+
+class RequestStats:
+    ALWAYS = ("200", "400", "401", "404", "429", "500", "503")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts: Counter[str] = Counter()
+
+    def record(self, kind: str, status: int) -> None:
+        with self._lock:
+            self._counts[kind] += 1
+            self._counts[str(status)] += 1
+
+    def snapshot(self) -> dict[str, int]:
+        with self._lock:
+            result = {status: 0 for status in self.ALWAYS}
+            result.update(self._counts)
+            return result
+
+    def reset(self) -> None:
+        with self._lock:
+            self._counts.clear()

@@ -1,0 +1,263 @@
+"""The one place that speaks HTTP to Qualtrics.
+
+It owns authentication, the `{result, meta}` envelope, retries with `Retry-After`, timeouts,
+`nextPage` pagination and the rule that the token only ever goes to the configured host.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import IO, Any
+from urllib.parse import urljoin, urlsplit
+
+import orjson
+import requests
+
+from source_qualtrics.errors import QualtricsApiError, QualtricsConnectionError
+
+logger = logging.getLogger("airbyte")
+
+RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
+USER_AGENT = "airbyte-source-qualtrics/0.1"
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How hard to try before a transient failure becomes an error."""
+
+    max_attempts: int = 6
+    base_delay: float = 1.0
+    max_delay: float = 60.0
+    max_total_wait: float = 600.0
+    connect_timeout: float = 15.0
+    read_timeout: float = 300.0
+
+
+class QualtricsClient:
+    """Authenticated access to one Qualtrics datacenter's API v3."""
+
+    def __init__(
+        self,
+        base_url: str,
+        api_token: str,
+        *,
+        retry: RetryPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        session: requests.Session | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.host = urlsplit(self.base_url).netloc
+        self._token = api_token
+        self._retry = retry or RetryPolicy()
+        self._sleep = sleep
+        self._session = session or requests.Session()
+        self._session.headers["User-Agent"] = USER_AGENT
+
+    def url(self, path: str) -> str:
+        return f"{self.base_url}/{path.lstrip('/')}"
+
+    # -- JSON calls -------------------------------------------------------------------------------
+
+    def get_json(self, path_or_url: str, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """GET and return the whole envelope (`result` and `meta`)."""
+        response = self.request("GET", path_or_url, params=params)
+        return _json_body(response)
+
+    def get_result(self, path_or_url: str, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        result = self.get_json(path_or_url, params).get("result")
+        return result if isinstance(result, dict) else {}
+
+    def post_result(self, path: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        response = self.request("POST", path, json=body)
+        result = _json_body(response).get("result")
+        return result if isinstance(result, dict) else {}
+
+    def paginate(self, path: str, params: Mapping[str, Any] | None = None) -> Iterator[dict[str, Any]]:
+        """Yield `result.elements` across pages, following `result.nextPage` exactly as given."""
+        next_url: str | None = self.url(path)
+        next_params = params
+        seen: set[str] = set()
+        while next_url:
+            if next_url in seen:  # a server bug must not turn into an endless sync
+                raise QualtricsApiError(200, f"Qualtrics returned the same page twice ({next_url})")
+            seen.add(next_url)
+            result = self.get_result(next_url, next_params)
+            yield from result.get("elements") or []
+            next_page = result.get("nextPage")
+            next_url = urljoin(next_url, next_page) if isinstance(next_page, str) and next_page else None
+            next_params = None
+
+    # -- downloads --------------------------------------------------------------------------------
+
+    def download(self, path: str, sink: IO[bytes], chunk_size: int = 1 << 20) -> int:
+        """Stream a file into `sink`; return the byte count. A short body raises so it is fetched again."""
+        response = self.request("GET", path, stream=True)
+        expected = response.headers.get("Content-Length")
+        written = 0
+        try:
+            for chunk in response.iter_content(chunk_size=chunk_size):
+                sink.write(chunk)
+                written += len(chunk)
+        except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as error:
+            raise TruncatedDownload(f"download of {path} broke off after {written} bytes") from error
+        finally:
+            response.close()
+        if expected is not None and expected.isdigit() and int(expected) != written:
+            raise TruncatedDownload(f"download of {path} ended at {written} of {expected} bytes")
+        return written
+
+    # -- the request loop -------------------------------------------------------------------------
+
+    def request(
+        self,
+        method: str,
+        path_or_url: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Mapping[str, Any] | None = None,
+        stream: bool = False,
+    ) -> requests.Response:
+        """Send one logical request, retrying what is transient; raise a mapped error otherwise."""
+        url = path_or_url if "://" in path_or_url else self.url(path_or_url)
+        headers = self._headers_for(url)
+        waited = 0.0
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                response = self._session.request(
+                    method,
+                    url,
+                    params=params,
+                    data=orjson.dumps(json) if json is not None else None,
+                    headers=headers,
+                    stream=stream,
+                    allow_redirects=False,
+                    timeout=(self._retry.connect_timeout, self._retry.read_timeout),
+                )
+            except (requests.ConnectionError, requests.Timeout) as error:
+                delay = self._backoff(attempt)
+                give_up = attempt >= self._retry.max_attempts or waited + delay > self._retry.max_total_wait
+                if give_up or _is_unknown_host(error):
+                    raise QualtricsConnectionError(
+                        f"Could not reach {urlsplit(url).netloc}: {_short_reason(error)}"
+                    ) from None
+                logger.warning(
+                    "Network error calling %s %s (%s); retry %d in %.1fs",
+                    method,
+                    _redact(url),
+                    _short_reason(error),
+                    attempt,
+                    delay,
+                )
+                self._sleep(delay)
+                waited += delay
+                continue
+            if response.status_code < 300:
+                return response
+            if response.status_code in RETRYABLE_STATUSES:
+                delay = self._retry_after(response) or self._backoff(attempt)
+                if attempt < self._retry.max_attempts and waited + delay <= self._retry.max_total_wait:
+                    logger.warning(
+                        "Qualtrics answered %s to %s %s; retry %d in %.1fs",
+                        response.status_code,
+                        method,
+                        _redact(url),
+                        attempt,
+                        delay,
+                    )
+                    response.close()
+                    self._sleep(delay)
+                    waited += delay
+                    continue
+            raise _api_error(response, url)
+
+    def _headers_for(self, url: str) -> dict[str, str]:
+        """The token goes only to the configured host, never to a host a response pointed us at."""
+        parts = urlsplit(url)
+        if parts.netloc != self.host or parts.scheme != urlsplit(self.base_url).scheme:
+            raise QualtricsApiError(
+                0, f"Refusing to send credentials to {parts.netloc}: only {self.host} is configured"
+            )
+        return {"X-API-TOKEN": self._token, "Content-Type": "application/json", "Accept": "*/*"}
+
+    def _backoff(self, attempt: int) -> float:
+        delay = min(self._retry.max_delay, self._retry.base_delay * 2 ** (attempt - 1))
+        return delay * (0.5 + random.random() / 2)
+
+    def _retry_after(self, response: requests.Response) -> float | None:
+        value = response.headers.get("Retry-After")
+        if value is None:
+            return None
+        try:
+            return min(self._retry.max_delay, max(0.0, float(value)))
+        except ValueError:
+            return None
+
+
+class TruncatedDownload(Exception):
+    """The connection closed before the whole file arrived."""
+
+
+def _json_body(response: requests.Response) -> dict[str, Any]:
+    try:
+        body = orjson.loads(response.content)
+    except orjson.JSONDecodeError:
+        raise QualtricsApiError(
+            response.status_code, f"Qualtrics sent a body that is not JSON from {_redact(response.url)}"
+        ) from None
+    return body if isinstance(body, dict) else {}
+
+
+def _api_error(response: requests.Response, url: str) -> QualtricsApiError:
+    meta: dict[str, Any] = {}
+    try:
+        body = orjson.loads(response.content)
+        if isinstance(body, dict) and isinstance(body.get("meta"), dict):
+            meta = body["meta"]
+    except orjson.JSONDecodeError:
+        pass
+    error = meta.get("error") if isinstance(meta.get("error"), dict) else {}
+    message = str(error.get("errorMessage") or response.reason or "request failed")
+    return QualtricsApiError(
+        response.status_code,
+        message,
+        error_code=error.get("errorCode"),
+        request_id=meta.get("requestId"),
+        url=_redact(url),
+    )
+
+
+_UNKNOWN_HOST_MARKERS = (
+    "Name or service not known",
+    "nodename nor servname",
+    "Temporary failure in name resolution",
+    "No address associated with hostname",
+    "Failed to resolve",
+)
+
+
+def _is_unknown_host(error: Exception) -> bool:
+    """A host that does not resolve will not start resolving on retry: fail fast and say which."""
+    text = str(error)
+    return any(marker in text for marker in _UNKNOWN_HOST_MARKERS)
+
+
+def _short_reason(error: Exception) -> str:
+    if _is_unknown_host(error):
+        return "the host name does not resolve"
+    text = str(error)
+    for marker in ("Connection refused", "timed out", "Connection reset"):
+        if marker in text:
+            return marker.lower()
+    return type(error).__name__
+
+
+def _redact(url: str) -> str:
+    """URLs carry no secrets here, but query strings can be long: keep logs to the path."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}{parts.path}"

@@ -1,0 +1,187 @@
+"""Turns the raw connector config into one validated, immutable object.
+
+Every user mistake surfaces here as a ConfigError whose single line says what to change, so the
+rest of the connector can trust its inputs.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import urlsplit
+
+from source_qualtrics.errors import ConfigError
+
+API_PATH = "/API/v3"
+DEFAULT_MAX_CONCURRENT_EXPORTS = 4
+MAX_CONCURRENT_EXPORTS_LIMIT = 32
+
+_DATACENTER_ID = re.compile(r"^[a-z]{2,4}[0-9]{0,2}$")
+_HOST_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+_SURVEY_ID = re.compile(r"^SV_[A-Za-z0-9]{11,20}$")
+
+ACCEPTED_DATACENTER_FORMS = (
+    "a datacenter id such as 'fra1', a host such as 'fra1.qualtrics.com' or 'myorg.fra1.qualtrics.com', "
+    "or a URL such as 'https://fra1.qualtrics.com/API/v3'"
+)
+
+
+@dataclass(frozen=True)
+class QualtricsConfig:
+    """What the connector needs to know, already normalised."""
+
+    base_url: str
+    api_token: str
+    start_date: datetime | None = None
+    survey_ids: tuple[str, ...] | None = None
+    max_concurrent_exports: int = DEFAULT_MAX_CONCURRENT_EXPORTS
+
+    @property
+    def host(self) -> str:
+        return urlsplit(self.base_url).netloc
+
+    def __repr__(self) -> str:  # never let the token reach a log line through repr()
+        return f"QualtricsConfig(base_url={self.base_url!r}, survey_ids={self.survey_ids!r})"
+
+
+def parse_config(raw: Mapping[str, Any]) -> QualtricsConfig:
+    """Validate and normalise the user's config; raise ConfigError with a one-line fix otherwise."""
+    if not isinstance(raw, Mapping):
+        raise ConfigError("The configuration must be a JSON object.")
+    base_url = normalize_datacenter(raw.get("datacenter"))
+    api_token = _parse_credentials(raw.get("credentials"))
+    return QualtricsConfig(
+        base_url=base_url,
+        api_token=api_token,
+        start_date=parse_start_date(raw.get("start_date")),
+        survey_ids=_parse_survey_ids(raw.get("survey_ids")),
+        max_concurrent_exports=_parse_max_concurrent_exports(raw.get("max_concurrent_exports")),
+    )
+
+
+def normalize_datacenter(value: Any) -> str:
+    """Accept a datacenter id, a host or a pasted URL; return `https://<host>/API/v3`.
+
+    Plain `http://` is only for loopback hosts (tests, the simulator, the demo), so a token never
+    travels unencrypted over a network.
+    """
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"Datacenter is required: enter {ACCEPTED_DATACENTER_FORMS}.")
+    text = value.strip()
+    lowered = text.lower()
+    if _DATACENTER_ID.match(lowered):
+        return f"https://{lowered}.qualtrics.com{API_PATH}"
+    if "://" not in text:
+        text = "https://" + text
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError:
+        raise ConfigError(_bad_datacenter(value)) from None
+    host = (parts.hostname or "").lower()
+    if parts.username is not None or parts.password is not None or not host:
+        raise ConfigError(_bad_datacenter(value))
+    scheme = parts.scheme.lower()
+    if scheme == "http" and _is_loopback(host):
+        netloc = f"[{host}]" if ":" in host else host
+        return f"http://{netloc}{f':{port}' if port else ''}{API_PATH}"
+    if scheme != "https" or not _is_qualtrics_host(host):
+        raise ConfigError(_bad_datacenter(value))
+    if port not in (None, 443):
+        raise ConfigError(_bad_datacenter(value))
+    return f"https://{host}{API_PATH}"
+
+
+def parse_start_date(value: Any) -> datetime | None:
+    """ISO 8601 in UTC (a date alone means midnight UTC); absent means all history."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise ConfigError("Start date must be a text such as '2024-01-01T00:00:00Z'.")
+    text = value.strip()
+    try:
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+            parsed = datetime.fromisoformat(text + "T00:00:00+00:00")
+        else:
+            parsed = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise ConfigError(
+            f"Start date {value!r} is not an ISO 8601 date-time: use a form such as '2024-01-01T00:00:00Z'."
+        ) from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    parsed = parsed.astimezone(timezone.utc)
+    if parsed > datetime.now(timezone.utc):
+        raise ConfigError(f"Start date {value!r} is in the future: pick a date in the past or leave it empty.")
+    return parsed
+
+
+def format_api_datetime(moment: datetime) -> str:
+    """The form Qualtrics accepts for export windows: whole seconds, UTC, `Z`."""
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _parse_credentials(value: Any) -> str:
+    if not isinstance(value, Mapping):
+        raise ConfigError("Credentials are required: choose 'API token' and paste your Qualtrics API token.")
+    auth_type = value.get("auth_type", "api_token")
+    if auth_type != "api_token":
+        raise ConfigError(f"Authentication type {auth_type!r} is not supported: choose 'API token'.")
+    token = value.get("api_token")
+    if not isinstance(token, str) or not token.strip():
+        raise ConfigError(
+            "API token is empty: copy it from Qualtrics under Account Settings > Qualtrics IDs > API."
+        )
+    return token.strip()
+
+
+def _parse_survey_ids(value: Any) -> tuple[str, ...] | None:
+    if value is None or value == []:
+        return None
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise ConfigError("Survey IDs must be a list of survey ids such as 'SV_0fEV92PdRg8a2e9'.")
+    cleaned: list[str] = []
+    for item in value:
+        survey_id = item.strip()
+        if not _SURVEY_ID.match(survey_id):
+            raise ConfigError(
+                f"{item!r} is not a Qualtrics survey id: ids start with 'SV_' (see Account Settings > "
+                "Qualtrics IDs, or the survey's URL)."
+            )
+        if survey_id not in cleaned:
+            cleaned.append(survey_id)
+    return tuple(cleaned)
+
+
+def _parse_max_concurrent_exports(value: Any) -> int:
+    if value is None:
+        return DEFAULT_MAX_CONCURRENT_EXPORTS
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError("Concurrent exports must be a whole number from 1 to 32.")
+    if not 1 <= value <= MAX_CONCURRENT_EXPORTS_LIMIT:
+        raise ConfigError(f"Concurrent exports is {value}: choose a number from 1 to 32.")
+    return value
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _is_qualtrics_host(host: str) -> bool:
+    if not host.endswith(".qualtrics.com"):
+        return False
+    labels = host[: -len(".qualtrics.com")].split(".")
+    return all(_HOST_LABEL.match(label) for label in labels)
+
+
+def _bad_datacenter(value: Any) -> str:
+    return f"Datacenter {value!r} is not recognised: enter {ACCEPTED_DATACENTER_FORMS}."

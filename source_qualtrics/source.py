@@ -1,0 +1,91 @@
+"""SourceQualtrics: wires config, client and streams into the Airbyte protocol."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from importlib import resources
+from typing import Any
+
+from airbyte_cdk.models import (
+    AirbyteConnectionStatus,
+    ConnectorSpecification,
+    ConnectorSpecificationSerializer,
+    Status,
+)
+from airbyte_cdk.sources import AbstractSource
+from airbyte_cdk.sources.streams import Stream
+
+from source_qualtrics.client import QualtricsClient
+from source_qualtrics.config import QualtricsConfig, parse_config
+from source_qualtrics.errors import ConfigError, QualtricsApiError, QualtricsConnectionError
+from source_qualtrics.streams.responses import Responses
+from source_qualtrics.streams.surveys import Surveys
+
+PROXY_NOTICE_MARKER = "use this host instead:"
+
+
+class SourceQualtrics(AbstractSource):
+    def spec(self, logger: logging.Logger) -> ConnectorSpecification:
+        """Serve the repository's spec.json, which the package carries as `source_qualtrics/spec.json`."""
+        text = resources.files("source_qualtrics").joinpath("spec.json").read_text(encoding="utf-8")
+        return ConnectorSpecificationSerializer.load(json.loads(text))
+
+    def check(self, logger: logging.Logger, config: Mapping[str, Any]) -> AirbyteConnectionStatus:
+        """Prove the credential with `GET /whoami`; every failure is one line a person can act on."""
+        try:
+            ok, message = self.check_connection(logger, config)
+        except ConfigError as error:
+            ok, message = False, error.message
+        if ok:
+            return AirbyteConnectionStatus(status=Status.SUCCEEDED, message=message)
+        logger.error("Check failed: %s", message)
+        return AirbyteConnectionStatus(status=Status.FAILED, message=message)
+
+    def check_connection(self, logger: logging.Logger, config: Mapping[str, Any]) -> tuple[bool, Any]:
+        parsed = parse_config(config)
+        client = make_client(parsed)
+        try:
+            envelope = client.get_json("whoami")
+        except QualtricsApiError as error:
+            return False, describe_check_error(parsed, error)
+        except QualtricsConnectionError as error:
+            return False, f"{error}. Check the Datacenter setting ({parsed.host})."
+        notice = (envelope.get("meta") or {}).get("notice")
+        if isinstance(notice, str) and PROXY_NOTICE_MARKER in notice:
+            suggested = notice.split(PROXY_NOTICE_MARKER, 1)[1].strip().rstrip(".")
+            return False, (
+                f"Your Qualtrics account lives on another datacenter: set Datacenter to '{suggested}' "
+                f"instead of '{parsed.host}' (Qualtrics proxied the request and said: {notice})."
+            )
+        who = envelope.get("result") or {}
+        message = (
+            f"Connected to {parsed.host} as {who.get('userName') or who.get('userId') or 'unknown user'}"
+            f" (brand {who.get('brandId') or 'unknown'})."
+        )
+        logger.info(message)
+        return True, message
+
+    def streams(self, config: Mapping[str, Any]) -> list[Stream]:
+        parsed = parse_config(config)
+        client = make_client(parsed)
+        return [Surveys(client), Responses(client, parsed)]
+
+
+def make_client(config: QualtricsConfig) -> QualtricsClient:
+    return QualtricsClient(config.base_url, config.api_token)
+
+
+def describe_check_error(config: QualtricsConfig, error: QualtricsApiError) -> str:
+    if error.status == 401:
+        return (
+            f"Qualtrics rejected the API token ({error.error_code or 'HTTP 401'}). A deactivated or rotated "
+            "token stops working at once: paste the current token from Account Settings > Qualtrics IDs "
+            "into this connection (sync state is kept)."
+        )
+    if error.status == 400 and error.error_code == "ATP_2":
+        return "Qualtrics received no credentials: paste your API token into the connection."
+    if error.status == 403:
+        return f"The token's user may not call the API on {config.host}: {error}"
+    return f"Qualtrics answered {error} when checking the connection to {config.host}."

@@ -1,0 +1,1 @@
+"""One module per Qualtrics resource family."""
