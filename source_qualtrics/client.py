@@ -139,7 +139,11 @@ class QualtricsClient:
                     allow_redirects=False,
                     timeout=(self._retry.connect_timeout, self._retry.read_timeout),
                 )
-            except (requests.ConnectionError, requests.Timeout) as error:
+            except (
+                requests.ConnectionError,
+                requests.Timeout,
+                requests.exceptions.ChunkedEncodingError,
+            ) as error:
                 delay = self._backoff(attempt)
                 give_up = attempt >= self._retry.max_attempts or waited + delay > self._retry.max_total_wait
                 if give_up or _is_unknown_host(error):
@@ -221,7 +225,8 @@ def _api_error(response: requests.Response, url: str) -> QualtricsApiError:
             meta = body["meta"]
     except orjson.JSONDecodeError:
         pass
-    error = meta.get("error") if isinstance(meta.get("error"), dict) else {}
+    raw_error = meta.get("error")
+    error: dict[str, Any] = raw_error if isinstance(raw_error, dict) else {}
     message = str(error.get("errorMessage") or response.reason or "request failed")
     return QualtricsApiError(
         response.status_code,

@@ -116,7 +116,9 @@ def parse_start_date(value: Any) -> datetime | None:
         parsed = parsed.replace(tzinfo=timezone.utc)
     parsed = parsed.astimezone(timezone.utc)
     if parsed > datetime.now(timezone.utc):
-        raise ConfigError(f"Start date {value!r} is in the future: pick a date in the past or leave it empty.")
+        raise ConfigError(
+            f"Start date {value!r} is in the future: pick a date in the past or leave it empty."
+        )
     return parsed
 
 

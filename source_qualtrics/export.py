@@ -133,7 +133,9 @@ class ResponseExporter:
                 result = self._client.get_result(f"surveys/{survey_id}/export-responses/{job.progress_id}")
             except QualtricsApiError as error:
                 if error.status == 404:
-                    raise ExportJobLost(survey_id, f"export {job.progress_id} is unknown to Qualtrics") from None
+                    raise ExportJobLost(
+                        survey_id, f"export {job.progress_id} is unknown to Qualtrics"
+                    ) from None
                 raise _as_export_failure(survey_id, error, "polling the export") from None
             status = result.get("status")
             if status == "complete":
@@ -192,9 +194,13 @@ class ResponseExporter:
                 break
             except ExportJobLost as error:
                 if attempts >= self._timing.job_attempts:
-                    raise ExportFailed(job.request.survey_id, f"{error.reason} (after {attempts} attempts)") from None
+                    raise ExportFailed(
+                        job.request.survey_id, f"{error.reason} (after {attempts} attempts)"
+                    ) from None
                 attempts += 1
-                logger.warning("Survey %s: %s; starting the export again", job.request.survey_id, error.reason)
+                logger.warning(
+                    "Survey %s: %s; starting the export again", job.request.survey_id, error.reason
+                )
                 job = self._post(job.request, job.body, used_fallback=job.used_fallback)
         path = self.download(job.request.survey_id, file_id)
         return ExportRun(job.request.survey_id, path, token, job.used_fallback)
@@ -215,12 +221,15 @@ class ExportPipeline:
         if not self._started:
             raise LookupError(f"no export was planned for survey {survey_id}")
         head = self._started.popleft()
-        self._top_up()
         if isinstance(head, ExportFailed):
+            self._top_up()
             raise head
         if head.request.survey_id != survey_id:
             raise LookupError(f"exports out of order: expected {head.request.survey_id}, got {survey_id}")
-        return self._exporter.run(head)
+        try:
+            return self._exporter.run(head)
+        finally:
+            self._top_up()  # the head's server-side job is over: let the next one start while we parse
 
     def _top_up(self) -> None:
         while self._pending and len(self._started) < self._lookahead:

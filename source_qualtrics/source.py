@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from importlib import resources
 from typing import Any
 
@@ -20,6 +21,7 @@ from airbyte_cdk.sources.streams import Stream
 from source_qualtrics.client import QualtricsClient
 from source_qualtrics.config import QualtricsConfig, parse_config
 from source_qualtrics.errors import ConfigError, QualtricsApiError, QualtricsConnectionError
+from source_qualtrics.export import ExportTiming
 from source_qualtrics.streams.responses import Responses
 from source_qualtrics.streams.surveys import Surveys
 
@@ -27,6 +29,13 @@ PROXY_NOTICE_MARKER = "use this host instead:"
 
 
 class SourceQualtrics(AbstractSource):
+    def __init__(
+        self, *, sleep: Callable[[float], None] = time.sleep, export_timing: ExportTiming | None = None
+    ):
+        """`sleep` and `export_timing` exist so tests can run retries and polling without waiting."""
+        self._sleep = sleep
+        self._export_timing = export_timing
+
     def spec(self, logger: logging.Logger) -> ConnectorSpecification:
         """Serve the repository's spec.json, which the package carries as `source_qualtrics/spec.json`."""
         text = resources.files("source_qualtrics").joinpath("spec.json").read_text(encoding="utf-8")
@@ -45,7 +54,7 @@ class SourceQualtrics(AbstractSource):
 
     def check_connection(self, logger: logging.Logger, config: Mapping[str, Any]) -> tuple[bool, Any]:
         parsed = parse_config(config)
-        client = make_client(parsed)
+        client = self.make_client(parsed)
         try:
             envelope = client.get_json("whoami")
         except QualtricsApiError as error:
@@ -69,12 +78,14 @@ class SourceQualtrics(AbstractSource):
 
     def streams(self, config: Mapping[str, Any]) -> list[Stream]:
         parsed = parse_config(config)
-        client = make_client(parsed)
-        return [Surveys(client), Responses(client, parsed)]
+        client = self.make_client(parsed)
+        return [
+            Surveys(client),
+            Responses(client, parsed, timing=self._export_timing, sleep=self._sleep),
+        ]
 
-
-def make_client(config: QualtricsConfig) -> QualtricsClient:
-    return QualtricsClient(config.base_url, config.api_token)
+    def make_client(self, config: QualtricsConfig) -> QualtricsClient:
+        return QualtricsClient(config.base_url, config.api_token, sleep=self._sleep)
 
 
 def describe_check_error(config: QualtricsConfig, error: QualtricsApiError) -> str:

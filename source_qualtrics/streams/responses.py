@@ -9,7 +9,8 @@ of its records were handed to the platform, so an interrupted or failed export n
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator, Mapping, MutableMapping
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from source_qualtrics.errors import ExportFailed, QualtricsApiError, QualtricsCo
 from source_qualtrics.export import (
     ExportPipeline,
     ExportRequest,
+    ExportTiming,
     ResponseExporter,
     make_spool_dir,
     remove_spool_dir,
@@ -41,10 +43,18 @@ class Responses(Stream, IncrementalMixin):
     primary_key = "responseId"
     cursor_field = "lastModifiedDate"
 
-    def __init__(self, client: QualtricsClient, config: QualtricsConfig, exporter: ResponseExporter | None = None):
+    def __init__(
+        self,
+        client: QualtricsClient,
+        config: QualtricsConfig,
+        *,
+        timing: ExportTiming | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self._client = client
         self._config = config
-        self._exporter = exporter
+        self._timing = timing
+        self._sleep = sleep
         self._state = ResponsesState()
         self._pipeline: ExportPipeline | None = None
         self._spool_dir: Path | None = None
@@ -84,9 +94,13 @@ class Responses(Stream, IncrementalMixin):
         incremental = sync_mode == SyncMode.incremental
         requests = [self._export_request(survey_id, incremental) for survey_id in survey_ids]
         self._spool_dir = make_spool_dir()
-        exporter = self._exporter or ResponseExporter(self._client, self._spool_dir)
+        exporter = ResponseExporter(self._client, self._spool_dir, timing=self._timing, sleep=self._sleep)
         self._pipeline = ExportPipeline(exporter, requests, self._config.max_concurrent_exports)
-        logger.info("responses: %d survey(s) to export, up to %d at a time", len(survey_ids), self._config.max_concurrent_exports)
+        logger.info(
+            "responses: %d survey(s) to export, up to %d at a time",
+            len(survey_ids),
+            self._config.max_concurrent_exports,
+        )
         for survey_id in survey_ids:
             yield {"survey_id": survey_id}
 
@@ -132,6 +146,10 @@ class Responses(Stream, IncrementalMixin):
         except (ExportFailed, QualtricsApiError, QualtricsConnectionError) as error:
             self._record_failure(survey_id, error)
             return
+        except Exception as error:  # an unexpected fault in one survey must not cost the others their sync
+            logger.exception("Survey %s: unexpected error while exporting", survey_id)
+            self._record_failure(survey_id, error)
+            return
         newest_key = ""
         newest = None
         count = 0
@@ -156,7 +174,9 @@ class Responses(Stream, IncrementalMixin):
                 SurveyCursor(
                     continuation_token=run.continuation_token,
                     token_issued_at=utc_now_iso() if run.continuation_token else None,
-                    last_modified=newest if newest and newest_key > (previous.last_modified or "")[:19] else previous.last_modified,
+                    last_modified=newest
+                    if newest and newest_key > (previous.last_modified or "")[:19]
+                    else previous.last_modified,
                 ),
             )
 

@@ -1,0 +1,243 @@
+from __future__ import annotations
+
+import requests
+from airbyte_cdk.models import SyncMode
+
+from unit_tests.builders import (
+    BASE_URL,
+    FakeExportApi,
+    config,
+    envelope,
+    error_body,
+    ndjson,
+    response,
+    survey,
+    zip_of,
+)
+from unit_tests.helpers import cursor_of, run_read, state_values
+
+SURVEYS = f"{BASE_URL}/surveys"
+SV_A, SV_B, SV_C = "SV_aaaaaaaaaaaaaaa", "SV_bbbbbbbbbbbbbbb", "SV_ccccccccccccccc"
+
+
+def list_surveys(api, *ids: str) -> None:  # type: ignore[no-untyped-def]
+    api.get(SURVEYS, json=envelope({"elements": [survey(i) for i in ids], "nextPage": None}))
+
+
+def response_ids(output) -> list[str]:  # type: ignore[no-untyped-def]
+    return [m.record.data["responseId"] for m in output.records if m.record.stream == "responses"]
+
+
+def test_surveys_follow_next_page_exactly_as_given_over_three_pages(source, api) -> None:  # type: ignore[no-untyped-def]
+    api.get(
+        SURVEYS,
+        json=envelope(
+            {"elements": [survey("SV_1aaaaaaaaaaaaaa")], "nextPage": f"{SURVEYS}?offset=1&x=opaque"}
+        ),
+    )
+    api.get(
+        f"{SURVEYS}?offset=1&x=opaque",
+        complete_qs=True,
+        json=envelope({"elements": [survey("SV_2aaaaaaaaaaaaaa")], "nextPage": f"{SURVEYS}?offset=2"}),
+    )
+    api.get(
+        f"{SURVEYS}?offset=2",
+        complete_qs=True,
+        json=envelope({"elements": [survey("SV_3aaaaaaaaaaaaaa")], "nextPage": None}),
+    )
+    output = run_read(source, config(), "surveys", sync_mode=SyncMode.full_refresh)
+    assert [m.record.data["id"] for m in output.records] == [
+        "SV_1aaaaaaaaaaaaaa",
+        "SV_2aaaaaaaaaaaaaa",
+        "SV_3aaaaaaaaaaaaaa",
+    ]
+    assert output.records[0].record.data["isActive"] is True
+
+
+def test_incremental_surveys_skip_older_surveys_and_move_the_cursor(source, api) -> None:  # type: ignore[no-untyped-def]
+    api.get(
+        SURVEYS,
+        json=envelope(
+            {
+                "elements": [
+                    survey("SV_1aaaaaaaaaaaaaa", "2024-01-01T00:00:00Z"),
+                    survey("SV_2aaaaaaaaaaaaaa", "2024-05-01T00:00:00Z"),
+                ],
+                "nextPage": None,
+            }
+        ),
+    )
+    output = run_read(
+        source, config(), "surveys", state={"surveys": {"lastModified": "2024-03-01T00:00:00Z"}}
+    )
+    assert [m.record.data["id"] for m in output.records] == ["SV_2aaaaaaaaaaaaaa"]
+    assert state_values(output)[-1] == {"lastModified": "2024-05-01T00:00:00Z"}
+
+
+def test_a_full_export_polls_until_complete_and_reads_every_zip_member(source, api) -> None:  # type: ignore[no-untyped-def]
+    list_surveys(api, SV_A)
+    first = [response(f"R_a{i:014d}") for i in range(3)]
+    second = [response(f"R_b{i:014d}") for i in range(2)]
+    archive = zip_of({"Survey_1.ndjson": ndjson(first), "Survey_2.ndjson": ndjson(second)})
+    export = FakeExportApi(api, SV_A, archive, polls=3, token="tok-1")
+
+    output = run_read(source, config(), "responses")
+
+    assert response_ids(output) == [r["responseId"] for r in first + second]
+    assert export.progress.call_count == 4, "three inProgress polls without fileId, then complete"
+    assert export.file.call_count == 1
+    body = export.bodies[0]
+    assert body["format"] == "ndjson" and body["compress"] is True
+    assert body["allowContinuation"] is True and body["sortByLastModifiedDate"] is True
+    assert "startDate" not in body and "continuationToken" not in body
+    record = output.records[0].record.data
+    assert record["surveyId"] == SV_A and record["finished"] is True and record["status"] == 0
+    assert record["values"]["QID2"] == ["1", "3"] and record["labels"]["QID1"] == "No"
+    assert record["lastModifiedDate"] == record["recordedDate"] == "2024-03-25T17:21:25.942Z"
+
+
+def test_one_state_per_survey_right_after_its_records(source, api) -> None:  # type: ignore[no-untyped-def]
+    list_surveys(api, SV_A, SV_B)
+    FakeExportApi(api, SV_A, zip_of({"a.ndjson": ndjson([response("R_a00000000000001")])}), token="tok-a")
+    FakeExportApi(
+        api,
+        SV_B,
+        zip_of({"b.ndjson": ndjson([response("R_b00000000000001", "2024-04-01T00:00:00.5Z")])}),
+        token="tok-b",
+    )
+
+    output = run_read(source, config(), "responses")
+
+    kinds = [m.type.value for m in output.records_and_state_messages]
+    assert kinds == ["RECORD", "STATE", "RECORD", "STATE"]
+    states = state_values(output)
+    assert cursor_of(states[0], SV_A)["continuationToken"] == "tok-a"
+    assert cursor_of(states[0], SV_B) is None
+    assert cursor_of(states[1], SV_B)["continuationToken"] == "tok-b"
+    assert cursor_of(states[1], SV_B)["lastModifiedDate"] == "2024-04-01T00:00:00.5Z"
+
+
+def test_a_second_sync_sends_the_stored_continuation_token(source, api) -> None:  # type: ignore[no-untyped-def]
+    list_surveys(api, SV_A)
+    export = FakeExportApi(
+        api, SV_A, zip_of({"a.ndjson": ndjson([response("R_a00000000000002")])}), token="tok-2"
+    )
+    state = {"states": [{"partition": {"survey_id": SV_A}, "cursor": {"continuationToken": "tok-1"}}]}
+
+    output = run_read(source, config(), "responses", state={"responses": state})
+
+    assert export.bodies == [
+        {"format": "ndjson", "compress": True, "sortByLastModifiedDate": True, "continuationToken": "tok-1"}
+    ]
+    assert cursor_of(state_values(output)[-1], SV_A)["continuationToken"] == "tok-2"
+
+
+def test_a_refused_token_falls_back_to_a_date_window_from_the_stored_timestamp(source, api) -> None:  # type: ignore[no-untyped-def]
+    list_surveys(api, SV_A)
+    export = FakeExportApi(
+        api, SV_A, zip_of({"a.ndjson": ndjson([response("R_a00000000000003")])}), token="tok-3"
+    )
+    export.start = api.post(
+        f"{BASE_URL}/surveys/{SV_A}/export-responses",
+        [
+            {
+                "status_code": 400,
+                "json": error_body("400 - Bad Request", "RCE_10", "Invalid continuation token"),
+            },
+            {
+                "json": envelope(
+                    {"progressId": f"ES_{SV_A[3:]}", "percentComplete": 0.0, "status": "inProgress"}
+                )
+            },
+        ],
+    )
+    cursor = {"continuationToken": "expired", "lastModifiedDate": "2024-03-25T17:21:25.942Z"}
+    state = {"states": [{"partition": {"survey_id": SV_A}, "cursor": cursor}]}
+
+    output = run_read(source, config(), "responses", state={"responses": state})
+
+    first, second = export.bodies
+    assert first["continuationToken"] == "expired"
+    assert "continuationToken" not in second
+    assert second["startDate"] == "2024-03-25T17:21:25Z" and second["allowContinuation"] is True
+    assert response_ids(output) == ["R_a00000000000003"]
+    assert output.is_in_logs("refused the stored continuation token")
+    assert cursor_of(state_values(output)[-1], SV_A)["continuationToken"] == "tok-3"
+
+
+def test_a_failed_export_keeps_that_surveys_cursor_while_others_advance(source, api) -> None:  # type: ignore[no-untyped-def]
+    list_surveys(api, SV_A, SV_B)
+    broken = FakeExportApi(api, SV_A, b"unused")
+    api.get(
+        f"{BASE_URL}/surveys/{SV_A}/export-responses/ES_{SV_A[3:]}",
+        json=envelope({"percentComplete": 100.0, "status": "failed"}),
+    )
+    FakeExportApi(api, SV_B, zip_of({"b.ndjson": ndjson([response("R_b00000000000009")])}), token="tok-b2")
+    old = {"continuationToken": "tok-a1", "tokenIssuedAt": "2099-01-01T00:00:00Z"}
+    state = {
+        "states": [
+            {"partition": {"survey_id": SV_A}, "cursor": old},
+            {"partition": {"survey_id": SV_B}, "cursor": {"continuationToken": "tok-b1"}},
+        ]
+    }
+
+    output = run_read(source, config(), "responses", state={"responses": state}, expect_failure=True)
+
+    assert response_ids(output) == ["R_b00000000000009"]
+    final = state_values(output)[-1]
+    assert cursor_of(final, SV_A) == old
+    assert cursor_of(final, SV_B)["continuationToken"] == "tok-b2"
+    assert broken.start.call_count == 3, "a failed export is restarted, bounded"
+    errors = " ".join(m.trace.error.message for m in output.errors)
+    assert SV_A in errors and SV_B not in errors
+
+
+def test_survey_ids_limit_the_exports_and_skip_the_survey_list(source, api) -> None:  # type: ignore[no-untyped-def]
+    listing = api.get(SURVEYS, json=envelope({"elements": [survey(SV_A), survey(SV_B)], "nextPage": None}))
+    FakeExportApi(api, SV_C, zip_of({"c.ndjson": ndjson([response("R_c00000000000001")])}))
+    other = FakeExportApi(api, SV_A, zip_of({"a.ndjson": ndjson([response("R_a00000000000001")])}))
+
+    output = run_read(source, config(survey_ids=[SV_C]), "responses")
+
+    assert response_ids(output) == ["R_c00000000000001"]
+    assert listing.call_count == 0 and other.start.call_count == 0
+
+
+def test_start_date_opens_the_first_window(source, api) -> None:  # type: ignore[no-untyped-def]
+    list_surveys(api, SV_A)
+    export = FakeExportApi(api, SV_A, zip_of({"a.ndjson": ndjson([])}))
+    run_read(source, config(start_date="2024-01-01T00:00:00Z"), "responses")
+    assert export.bodies[0]["startDate"] == "2024-01-01T00:00:00Z"
+
+
+def test_exports_are_started_ahead_up_to_the_concurrency_limit(source, api) -> None:  # type: ignore[no-untyped-def]
+    ids = [f"SV_{str(i) * 15}" for i in range(1, 6)]
+    list_surveys(api, *ids)
+    for survey_id in ids:
+        FakeExportApi(api, survey_id, zip_of({"x.ndjson": ndjson([])}))
+    run_read(source, config(max_concurrent_exports=3), "responses")
+    calls = [(r.method, r.path.split("/")[4]) for r in api.request_history if "export-responses" in r.path]
+    starts_before_first_poll = 0
+    for method, _survey in calls:
+        if method == "GET":
+            break
+        starts_before_first_poll += 1
+    assert starts_before_first_poll == 3
+
+
+def test_a_truncated_download_is_fetched_again(source, api) -> None:  # type: ignore[no-untyped-def]
+    list_surveys(api, SV_A)
+    archive = zip_of({"a.ndjson": ndjson([response("R_a00000000000001")])})
+    export = FakeExportApi(api, SV_A, archive)
+    file_url = export.file.last_request.url if export.file.called else None
+    assert file_url is None
+    api.get(
+        export.file._url,  # type: ignore[attr-defined]
+        [
+            {"exc": requests.exceptions.ChunkedEncodingError("connection broken")},
+            {"content": archive[:-10], "headers": {"Content-Length": str(len(archive))}},
+            {"content": archive},
+        ],
+    )
+    output = run_read(source, config(), "responses")
+    assert response_ids(output) == ["R_a00000000000001"]
