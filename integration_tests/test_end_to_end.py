@@ -1,0 +1,153 @@
+"""The installed CLI, as a subprocess, against the simulator over real HTTP."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+from typing import Any
+
+from qualtrics_simulator import ServerHandle
+
+from integration_tests.connector import (
+    SIM_TOKEN,
+    Connector,
+    configured_catalog,
+    parse_lines,
+    simulator_config,
+)
+
+
+def ground_truth(server: ServerHandle) -> set[tuple[str, str]]:
+    return {(sid, rid) for sid in server.sim.survey_ids() for rid in server.sim.response_ids(sid)}
+
+
+def keys(records: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    return [(r["surveyId"], r["responseId"]) for r in records]
+
+
+def as_state_arg(state_messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The latest STATE per stream, as the platform would pass it back."""
+    latest: dict[str, dict[str, Any]] = {}
+    for message in state_messages:
+        latest[message["stream"]["stream_descriptor"]["name"]] = message
+    return list(latest.values())
+
+
+def test_check_succeeds_with_the_right_token(simulator: ServerHandle, connector: Connector) -> None:
+    run = connector.run("check", simulator_config(simulator.base_url))
+    (status,) = run.of_type("CONNECTION_STATUS")
+    assert status["connectionStatus"]["status"] == "SUCCEEDED", run.raw_stdout
+
+
+def test_check_fails_with_a_wrong_token_and_never_prints_it(
+    simulator: ServerHandle, connector: Connector
+) -> None:
+    wrong = "wrong-token-7d1e"
+    run = connector.run("check", simulator_config(simulator.base_url, token=wrong))
+    (status,) = run.of_type("CONNECTION_STATUS")
+    assert status["connectionStatus"]["status"] == "FAILED"
+    assert "rejected" in status["connectionStatus"]["message"]
+    assert wrong not in run.raw_stdout and wrong not in run.stderr
+
+
+def test_discover_describes_both_streams_without_starting_an_export(
+    simulator: ServerHandle, connector: Connector
+) -> None:
+    run = connector.run("discover", simulator_config(simulator.base_url))
+    assert run.returncode == 0, run.stderr
+    (catalog,) = run.of_type("CATALOG")
+    streams = {s["name"]: s for s in catalog["catalog"]["streams"]}
+    assert set(streams) == {"surveys", "responses"}
+    assert streams["responses"]["source_defined_primary_key"] == [["responseId"]]
+    assert "values" in streams["responses"]["json_schema"]["properties"]
+    counts = simulator.sim.request_counts()
+    assert not any("export" in kind and count for kind, count in counts.items()), counts
+
+
+def test_a_full_read_returns_exactly_the_simulators_responses(
+    simulator: ServerHandle, connector: Connector
+) -> None:
+    run = connector.run(
+        "read", simulator_config(simulator.base_url), catalog=configured_catalog("surveys", "responses")
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    received = keys(run.records("responses"))
+    assert len(received) == len(set(received)), "no response is duplicated"
+    assert set(received) == ground_truth(simulator)
+    assert {r["id"] for r in run.records("surveys")} == set(simulator.sim.survey_ids())
+    assert len(run.states("responses")) == 3, "one checkpoint per survey"
+    assert SIM_TOKEN not in run.raw_stdout
+
+
+def test_an_incremental_read_brings_exactly_the_new_and_edited_responses(
+    simulator: ServerHandle, connector: Connector
+) -> None:
+    config = simulator_config(simulator.base_url)
+    catalog = configured_catalog("responses")
+    first = connector.run("read", config, catalog=catalog)
+    assert first.returncode == 0, first.stderr[-2000:]
+    first_sync = set(keys(first.records("responses")))
+    first_state = as_state_arg(first.state_messages())
+
+    sim = simulator.sim
+    survey_a, survey_b, survey_c = sim.survey_ids()
+    added = sim.add_responses(survey_a, 7)
+    edited = sim.edit_responses(survey_b, 4)
+    new_survey = sim.add_survey(name="Added later", responses=5)
+
+    second = connector.run("read", config, catalog=catalog, state=first_state)
+    assert second.returncode == 0, second.stderr[-2000:]
+    received = keys(second.records("responses"))
+    expected = (
+        {(survey_a, rid) for rid in added}
+        | {(survey_b, rid) for rid in edited}
+        | {(new_survey, rid) for rid in sim.response_ids(new_survey)}
+    )
+    assert set(received) == expected
+    assert len(received) == len(set(received))
+    assert not (set(received) - expected) & first_sync, "unchanged responses do not come again"
+    assert first_sync | set(received) == ground_truth(simulator)
+    assert not [r for r in second.records("responses") if r["surveyId"] == survey_c]
+
+
+def test_a_read_killed_after_its_first_checkpoint_resumes_without_loss(
+    simulator: ServerHandle, connector: Connector
+) -> None:
+    config = simulator_config(simulator.base_url)
+    catalog = configured_catalog("responses")
+    process = subprocess.Popen(
+        connector.args("read", config, catalog=catalog),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert process.stdout is not None
+    seen: list[dict[str, Any]] = []
+    for line in process.stdout:
+        if not line.startswith("{"):
+            continue
+        message = json.loads(line)
+        seen.append(message)
+        if message.get("type") == "STATE":
+            process.send_signal(signal.SIGKILL)
+            break
+    remaining = process.stdout.read()
+    process.wait(timeout=30)
+    assert process.returncode == -signal.SIGKILL
+    complete_lines = remaining.split("\n")[
+        :-1
+    ]  # the kill can cut the last line short; the platform drops it too
+    seen.extend(parse_lines("\n".join(complete_lines)))
+
+    before_kill = [m["record"]["data"] for m in seen if m.get("type") == "RECORD"]
+    last_state = as_state_arg([m["state"] for m in seen if m.get("type") == "STATE"])
+    assert len(last_state) == 1
+    resumed = connector.run("read", config, catalog=catalog, state=last_state)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    union = set(keys(before_kill)) | set(keys(resumed.records("responses")))
+    assert union == ground_truth(simulator)
+    checkpointed = {e["partition"]["survey_id"] for e in last_state[0]["stream"]["stream_state"]["states"]}
+    assert 1 <= len(checkpointed) < 3, "the kill landed mid-sync"
+    repeated = set(keys(before_kill)) & set(keys(resumed.records("responses")))
+    assert not {survey for survey, _ in repeated} & checkpointed, "checkpointed surveys are not read again"
