@@ -18,6 +18,7 @@ import orjson
 import requests
 
 from source_qualtrics.errors import QualtricsApiError, QualtricsConnectionError
+from source_qualtrics.pacing import RequestPacer, endpoint_kind
 
 logger = logging.getLogger("airbyte")
 
@@ -48,6 +49,7 @@ class QualtricsClient:
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
         session: requests.Session | None = None,
+        pacer: RequestPacer | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.host = urlsplit(self.base_url).netloc
@@ -56,6 +58,7 @@ class QualtricsClient:
         self._sleep = sleep
         self._session = session or requests.Session()
         self._session.headers["User-Agent"] = USER_AGENT
+        self._pacer = pacer or RequestPacer(sleep=sleep)
 
     def url(self, path: str) -> str:
         return f"{self.base_url}/{path.lstrip('/')}"
@@ -124,10 +127,12 @@ class QualtricsClient:
         """Send one logical request, retrying what is transient; raise a mapped error otherwise."""
         url = path_or_url if "://" in path_or_url else self.url(path_or_url)
         headers = self._headers_for(url)
+        kind = endpoint_kind(method, urlsplit(url).path)
         waited = 0.0
         attempt = 0
         while True:
             attempt += 1
+            self._pacer.wait(kind)
             try:
                 response = self._session.request(
                     method,

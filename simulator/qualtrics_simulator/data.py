@@ -69,7 +69,14 @@ WORDS = (
     "friendly staff",
     "naïve café ☕",
 )
-PRODUCTS = ("Beskar Armor", "Sourdough Bread", "Acme Widgets", "Cloud Storage", "City Transit", "Home Internet")
+PRODUCTS = (
+    "Beskar Armor",
+    "Sourdough Bread",
+    "Acme Widgets",
+    "Cloud Storage",
+    "City Transit",
+    "Home Internet",
+)
 KINDS = ("Customer Satisfaction", "Product Feedback", "Onboarding Pulse", "Relationship NPS")
 
 
@@ -123,7 +130,9 @@ def _choices(labels: tuple[str, ...], start: int = 1) -> dict[str, dict[str, str
     return {str(i + start): {"Display": label} for i, label in enumerate(labels)}
 
 
-def _question(qid: str, text: str, qtype: str, selector: str, sub: str | None, **extra: Any) -> dict[str, Any]:
+def _question(
+    qid: str, text: str, qtype: str, selector: str, sub: str | None, **extra: Any
+) -> dict[str, Any]:
     q: dict[str, Any] = {
         "QuestionText": text,
         "DataExportTag": "Q" + qid[3:],
@@ -269,7 +278,13 @@ def survey_definition(info: SurveyInfo) -> dict[str, Any]:
                     "Type": "EmbeddedData",
                     "FlowID": "FL_2",
                     "EmbeddedData": [
-                        {"Description": f, "Type": "Recipient", "Field": f, "VariableType": "String", "Value": ""}
+                        {
+                            "Description": f,
+                            "Type": "Recipient",
+                            "Field": f,
+                            "VariableType": "String",
+                            "Value": "",
+                        }
                         for f in EMBEDDED_FIELDS
                     ],
                 },
@@ -289,7 +304,11 @@ def legacy_survey(info: SurveyInfo, auditable: int, deleted: int) -> dict[str, A
     export_map: dict[str, dict[str, str]] = {}
     for qid, q in definition_questions(info).items():
         entry: dict[str, Any] = {
-            "questionType": {"type": q["QuestionType"], "selector": q["Selector"], "subSelector": q.get("SubSelector")},
+            "questionType": {
+                "type": q["QuestionType"],
+                "selector": q["Selector"],
+                "subSelector": q.get("SubSelector"),
+            },
             "questionText": q["QuestionText"],
             "questionLabel": None,
             "validation": {"doesForceResponse": False},
@@ -308,9 +327,14 @@ def legacy_survey(info: SurveyInfo, auditable: int, deleted: int) -> dict[str, A
                 for k, v in q["Choices"].items()
             }
         if "Answers" in q:
-            entry["subQuestions"] = {k: {"description": v["Display"], "choiceText": v["Display"]} for k, v in q["Choices"].items()}
+            entry["subQuestions"] = {
+                k: {"description": v["Display"], "choiceText": v["Display"]} for k, v in q["Choices"].items()
+            }
             for row in q["Choices"]:
-                export_map[f"{q['DataExportTag']}_{row}"] = {"question": qid, "subQuestion": f"{qid}.subQuestions.{row}"}
+                export_map[f"{q['DataExportTag']}_{row}"] = {
+                    "question": qid,
+                    "subQuestion": f"{qid}.subQuestions.{row}",
+                }
         elif q["QuestionType"] == "TE":
             export_map[q["DataExportTag"]] = {"question": qid}
         else:
@@ -370,7 +394,17 @@ _DISPLAYED_VALUES: dict[str, list[Any]] = {
     "QID5": list(range(11)),
     "QID6": [1, 2, 3, 4],
 }
-_FIELDS_ALWAYS = ("QID1", "QID2", "QID3_TEXT", "QID4_1", "QID4_2", "QID4_3", "QID4_4", "QID5", "QID5_NPS_GROUP")
+_FIELDS_ALWAYS = (
+    "QID1",
+    "QID2",
+    "QID3_TEXT",
+    "QID4_1",
+    "QID4_2",
+    "QID4_3",
+    "QID4_4",
+    "QID5",
+    "QID5_NPS_GROUP",
+)
 
 
 @dataclass(frozen=True)
@@ -407,7 +441,13 @@ class RecordFactory:
         if self.allowed is not None:
             fields = [f for f in fields if f in self.allowed]
         shown = {f: _DISPLAYED_VALUES[f] for f in fields if f in _DISPLAYED_VALUES}
-        return b',"displayedFields":' + orjson.dumps(fields) + b',"displayedValues":' + orjson.dumps(shown) + b"}"
+        return (
+            b',"displayedFields":'
+            + orjson.dumps(fields)
+            + b',"displayedValues":'
+            + orjson.dumps(shown)
+            + b"}"
+        )
 
     def record(
         self,

@@ -12,7 +12,7 @@ import heapq
 import random
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from .config import SimulatorConfig
@@ -122,7 +122,8 @@ class Snapshot:
             and (end_ms is None or e.modified_ms < end_ms)
         )
         edited_rows = (
-            Row(slot, self.recorded_ms(slot), self.edits[slot].version, modified) for modified, _, slot in edited
+            Row(slot, self.recorded_ms(slot), self.edits[slot].version, modified)
+            for modified, _, slot in edited
         )
         unedited = self._recorded_rows(slots, start_ms, end_ms, skip_edited=True)
         merged = heapq.merge(unedited, edited_rows, key=lambda r: r.last_modified_ms)
@@ -151,6 +152,26 @@ class Snapshot:
             recorded = EPOCH_MS - 3_600_000 * (k + 1) - (self.info.index * 7919 + k) % 3_600_000
             if (start_ms is None or recorded >= start_ms) and (end_ms is None or recorded < end_ms):
                 yield Row(IN_PROGRESS_BASE + k, recorded)
+
+
+class ResponseIds(Collection[str]):
+    """Lazy view of existing response ids: len/in are O(1); iteration streams in recorded order."""
+
+    def __init__(self, snap: Snapshot) -> None:
+        self._snap = snap
+
+    def __len__(self) -> int:
+        return self._snap.alive_count()
+
+    def __iter__(self) -> Iterator[str]:
+        encode, deleted = self._snap.codec.encode, self._snap.deleted
+        return (encode(slot) for slot in range(self._snap.total) if slot not in deleted)
+
+    def __contains__(self, item: object) -> bool:
+        if not isinstance(item, str):
+            return False
+        slot = self._snap.codec.decode(item)
+        return slot is not None and 0 <= slot < self._snap.total and slot not in self._snap.deleted
 
 
 class Store:
@@ -205,11 +226,9 @@ class Store:
                 seq=self.seq,
             )
 
-    def response_ids(self, sid: str) -> Iterator[str]:
-        """Ground truth, streamed: ids of existing completed responses in recorded order."""
-        snap = self.snapshot(sid)
-        encode, deleted = snap.codec.encode, snap.deleted
-        return (encode(slot) for slot in range(snap.total) if slot not in deleted)
+    def response_ids(self, sid: str) -> ResponseIds:
+        """Ground truth: ids of existing completed responses, as a lazy collection."""
+        return ResponseIds(self.snapshot(sid))
 
     # --- mutations ---------------------------------------------------------------------------------------
 
@@ -284,10 +303,16 @@ class Store:
                 chosen[slot] = None
         return list(chosen)
 
-    def edit_responses(self, sid: str, response_ids: list[str] | None = None, count: int | None = None) -> list[str]:
+    def edit_responses(
+        self, sid: str, response_ids: list[str] | None = None, count: int | None = None
+    ) -> list[str]:
         with self.lock:
             state = self._state(sid)
-            slots = self._slots_for(state, response_ids) if response_ids is not None else self._pick(state, count or 0)
+            slots = (
+                self._slots_for(state, response_ids)
+                if response_ids is not None
+                else self._pick(state, count or 0)
+            )
             now = self._tick()
             for slot in slots:
                 self.seq += 1

@@ -1,0 +1,70 @@
+"""A tiny urllib client for the admin API, for demos and tests that run the simulator in another process."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from typing import Any
+
+
+class AdminError(RuntimeError):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(f"admin API {status}: {message}")
+        self.status = status
+
+
+class AdminClient:
+    def __init__(self, admin_url: str, timeout: float = 30.0) -> None:
+        self.admin_url = admin_url.rstrip("/")
+        self.timeout = timeout
+
+    def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(self.admin_url + path, data=data, method=method)
+        request.add_header("Content-Type", "application/json")
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                return json.loads(response.read() or b"null")
+        except urllib.error.HTTPError as exc:
+            raise AdminError(exc.code, exc.read().decode("utf-8", "replace")) from None
+
+    def survey_ids(self) -> list[str]:
+        return list(self._call("GET", "/surveys")["surveyIds"])
+
+    def response_ids(self, survey_id: str) -> list[str]:
+        return list(self._call("GET", f"/surveys/{survey_id}/response-ids")["responseIds"])
+
+    def add_responses(self, survey_id: str, count: int) -> list[str]:
+        return list(self._call("POST", f"/surveys/{survey_id}/responses", {"count": count})["responseIds"])
+
+    def edit_responses(self, survey_id: str, ids_or_count: list[str] | int) -> list[str]:
+        body: dict[str, Any] = (
+            {"count": ids_or_count} if isinstance(ids_or_count, int) else {"responseIds": list(ids_or_count)}
+        )
+        return list(self._call("POST", f"/surveys/{survey_id}/responses/edit", body)["responseIds"])
+
+    def delete_responses(self, survey_id: str, ids: list[str]) -> list[str]:
+        body = {"responseIds": list(ids)}
+        return list(self._call("POST", f"/surveys/{survey_id}/responses/delete", body)["responseIds"])
+
+    def add_survey(self, name: str | None = None, responses: int = 0) -> str:
+        body: dict[str, Any] = {"responses": responses}
+        if name is not None:
+            body["name"] = name
+        return str(self._call("POST", "/surveys", body)["surveyId"])
+
+    def delete_survey(self, survey_id: str) -> None:
+        self._call("DELETE", f"/surveys/{survey_id}")
+
+    def request_counts(self) -> dict[str, int]:
+        return dict(self._call("GET", "/requests"))
+
+    def reset_counts(self) -> None:
+        self._call("POST", "/reset-counts", {})
+
+    def faults(self) -> dict[str, Any]:
+        return dict(self._call("GET", "/faults"))
+
+    def set_faults(self, **knobs: Any) -> dict[str, Any]:
+        return dict(self._call("POST", "/faults", knobs))

@@ -1,0 +1,406 @@
+"""Response export jobs: body validation, continuation tokens, background file building.
+
+Files are streamed to a temp directory (records are generated and written in batches, never all held in
+memory) and identical requests against unchanged data reuse the built file.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import shutil
+import tempfile
+import threading
+import time
+import uuid
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from .config import SimulatorConfig
+from .data import EMBEDDED_FIELDS, META_KEYS, OPTIONAL_META_KEYS, QUESTION_IDS, KeyFilter, RecordFactory
+from .errors import BAD_CONTINUATION_TOKEN, EXPORT_NOT_FOUND, ApiError, bad_request
+from .faults import Faults
+from .ids import progress_id
+from .store import Row, Snapshot, Store
+
+KNOWN_OPTIONS = frozenset(
+    {
+        "format",
+        "compress",
+        "startDate",
+        "endDate",
+        "limit",
+        "exportResponsesInProgress",
+        "filterId",
+        "useLabels",
+        "includeLabelColumns",
+        "includeDisplayOrder",
+        "breakoutSets",
+        "seenUnansweredRecode",
+        "multiselectSeenUnansweredRecode",
+        "formatDecimalAsComma",
+        "timeZone",
+        "newlineReplacement",
+        "questionIds",
+        "embeddedDataIds",
+        "surveyMetadataIds",
+        "allowContinuation",
+        "continuationToken",
+        "sortByLastModifiedDate",
+    }
+)
+JSON_FORBIDDEN = (
+    "includeDisplayOrder",
+    "useLabels",
+    "formatDecimalAsComma",
+    "seenUnansweredRecode",
+    "multiselectSeenUnansweredRecode",
+    "timeZone",
+    "newlineReplacement",
+    "breakoutSets",
+)
+ALL_FORMATS = ("csv", "tsv", "json", "ndjson", "spss", "xml")
+SUPPORTED_FORMATS = ("json", "ndjson")
+BLANK_EVERY = 97
+BATCH = 2000
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    fmt: str
+    compress: bool
+    start_ms: int | None
+    end_ms: int | None
+    limit: int | None
+    in_progress: bool
+    key_filter: KeyFilter
+    allow_continuation: bool
+    since_seq: int | None
+    sort_by_modified: bool
+
+
+def parse_date(name: str, value: Any) -> int:
+    if not isinstance(value, str):
+        raise bad_request(f"Invalid value for '{name}': expected an ISO-8601 date-time string.")
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise bad_request(f"Invalid value for '{name}': '{value}' is not an ISO-8601 date-time.") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return int(parsed.timestamp() * 1000)
+
+
+def _bool(body: dict[str, Any], name: str, default: bool) -> bool:
+    value = body.get(name, default)
+    if not isinstance(value, bool):
+        raise bad_request(f"Invalid value for '{name}': expected a boolean.")
+    return value
+
+
+def _ids(body: dict[str, Any], name: str, valid: tuple[str, ...]) -> tuple[str, ...] | None:
+    if name not in body:
+        return None
+    value = body[name]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise bad_request(f"Invalid value for '{name}': expected an array of strings.")
+    unknown = [v for v in value if v not in valid]
+    if unknown:
+        raise bad_request(f"Invalid value for '{name}': unknown ids {', '.join(unknown)}.")
+    return tuple(value)
+
+
+class TokenCodec:
+    """Opaque, signed continuation tokens carrying (survey id, mutation seq, issue time)."""
+
+    def __init__(self, seed: int) -> None:
+        self._key = hashlib.sha256(f"qualtrics-sim-token|{seed}".encode()).digest()
+
+    def _sign(self, payload: bytes) -> str:
+        return base64.urlsafe_b64encode(hmac.new(self._key, payload, hashlib.sha256).digest()[:12]).decode()
+
+    def issue(self, survey: str, seq: int) -> str:
+        payload = orjson.dumps({"s": survey, "q": seq, "t": time.time()})
+        return base64.urlsafe_b64encode(payload).decode().rstrip("=") + "." + self._sign(payload)
+
+    def parse(self, token: Any, survey: str, max_age: float) -> int:
+        invalid = ApiError(400, BAD_CONTINUATION_TOKEN, "The continuationToken is invalid or has expired.")
+        if not isinstance(token, str) or token.count(".") != 1:
+            raise invalid
+        encoded, signature = token.split(".")
+        try:
+            payload = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
+            data = orjson.loads(payload)
+        except (ValueError, orjson.JSONDecodeError):
+            raise invalid from None
+        if not hmac.compare_digest(signature, self._sign(payload)) or not isinstance(data, dict):
+            raise invalid
+        if data.get("s") != survey or time.time() - float(data.get("t", 0)) > max_age:
+            raise invalid
+        return int(data["q"])
+
+
+def parse_options(body: Any, survey: str, tokens: TokenCodec, config: SimulatorConfig) -> ExportOptions:
+    """Validate a start-export body the way Qualtrics does (case-sensitive names, JSON restrictions)."""
+    if not isinstance(body, dict):
+        raise bad_request("The request body must be a JSON object.")
+    unknown = sorted(set(body) - KNOWN_OPTIONS)
+    if unknown:
+        raise bad_request(
+            f"Unrecognized parameter(s): {', '.join(unknown)}. Parameter names are case-sensitive."
+        )
+    fmt = body.get("format")
+    if fmt is None:
+        raise bad_request("Missing required parameter 'format'.")
+    if fmt not in ALL_FORMATS:
+        raise bad_request(f"Invalid value for 'format': '{fmt}'. Expected one of {', '.join(ALL_FORMATS)}.")
+    if fmt not in SUPPORTED_FORMATS:
+        raise bad_request(f"Format '{fmt}' is not supported by the simulator; use json or ndjson.")
+    forbidden = [name for name in JSON_FORBIDDEN if name in body]
+    if forbidden:
+        raise bad_request(f"Parameter(s) {', '.join(forbidden)} cannot be used with format '{fmt}'.")
+    allow = _bool(body, "allowContinuation", False)
+    token = body.get("continuationToken")
+    sort_by_modified = _bool(body, "sortByLastModifiedDate", False)
+    if token is not None and allow:
+        raise bad_request("continuationToken and allowContinuation cannot be used together.")
+    if "filterId" in body:
+        if allow or token is not None:
+            raise bad_request("filterId cannot be used with allowContinuation or continuationToken.")
+        if sort_by_modified:
+            raise bad_request("filterId cannot be used with sortByLastModifiedDate.")
+        raise bad_request(f"Invalid value for 'filterId': filter '{body['filterId']}' was not found.")
+    limit = body.get("limit")
+    if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 1):
+        raise bad_request("Invalid value for 'limit': expected a positive integer.")
+    start_ms = parse_date("startDate", body["startDate"]) if "startDate" in body else None
+    end_ms = parse_date("endDate", body["endDate"]) if "endDate" in body else None
+    key_filter = KeyFilter(
+        metadata=_ids(body, "surveyMetadataIds", META_KEYS + OPTIONAL_META_KEYS),
+        questions=_ids(body, "questionIds", QUESTION_IDS),
+        embedded=_ids(body, "embeddedDataIds", EMBEDDED_FIELDS),
+    )
+    since = tokens.parse(token, survey, config.token_max_age_seconds) if token is not None else None
+    return ExportOptions(
+        fmt=fmt,
+        compress=_bool(body, "compress", True),
+        start_ms=start_ms,
+        end_ms=end_ms,
+        limit=limit,
+        in_progress=_bool(body, "exportResponsesInProgress", False),
+        key_filter=key_filter,
+        allow_continuation=allow or token is not None,
+        since_seq=since,
+        sort_by_modified=sort_by_modified,
+    )
+
+
+@dataclass
+class BuiltFile:
+    """A file being (or already) built; shared by jobs that hit the cache."""
+
+    path: Path
+    member: str
+    compress: bool
+    fmt: str
+    estimate: int = 1
+    written: int = 0
+    error: str | None = None
+    done: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def content_type(self) -> str:
+        if self.compress:
+            return "application/zip"
+        return "application/x-ndjson" if self.fmt == "ndjson" else "application/json"
+
+    def crc_offsets(self) -> list[int]:
+        """Byte offsets of the member's CRC-32 in the local header and central directory (for corruption)."""
+        with zipfile.ZipFile(self.path) as zf:
+            info = zf.infolist()[0]
+            start_dir = int(getattr(zf, "start_dir", 0))
+        return [info.header_offset + 14, start_dir + 16]
+
+
+@dataclass
+class ExportJob:
+    progress_id: str
+    survey_id: str
+    file_id: str
+    started: float
+    duration: float
+    fail: bool
+    file: BuiltFile
+    continuation_token: str | None
+
+    def result(self) -> dict[str, Any]:
+        """Progress payload: `fileId` only appears once complete, as in the recordings."""
+        elapsed = time.monotonic() - self.started
+        time_fraction = 1.0 if self.duration <= 0 else min(1.0, elapsed / self.duration)
+        if self.fail or self.file.error is not None:
+            if time_fraction >= 1.0:
+                return {"percentComplete": 100.0, "status": "failed"}
+            return {"percentComplete": round(time_fraction * 99.0, 2), "status": "inProgress"}
+        if self.file.done.is_set() and time_fraction >= 1.0:
+            result: dict[str, Any] = {"fileId": self.file_id, "percentComplete": 100.0, "status": "complete"}
+            if self.continuation_token is not None:
+                result["continuationToken"] = self.continuation_token
+            return result
+        build_fraction = 1.0 if self.file.done.is_set() else self.file.written / max(1, self.file.estimate)
+        return {
+            "percentComplete": round(min(time_fraction, build_fraction) * 99.0, 2),
+            "status": "inProgress",
+        }
+
+
+def _lines(snap: Snapshot, opts: ExportOptions, built: BuiltFile) -> Iterator[tuple[int, bytes]]:
+    """(index, record bytes) in export order, honouring the limit."""
+    if opts.in_progress:
+        rows: Iterator[Row] = snap.in_progress_rows(opts.start_ms, opts.end_ms)
+        built.estimate = snap.in_progress
+    else:
+        rows, built.estimate = snap.select(opts.start_ms, opts.end_ms, opts.since_seq, opts.sort_by_modified)
+    if opts.limit is not None:
+        built.estimate = min(built.estimate, opts.limit)
+    factory = RecordFactory(snap.info, opts.key_filter, opts.sort_by_modified)
+    encode = snap.codec.encode
+    for index, row in enumerate(rows):
+        if opts.limit is not None and index >= opts.limit:
+            return
+        record = factory.record(
+            encode(row.slot),
+            row.slot,
+            row.recorded_ms,
+            row.version,
+            row.modified_ms,
+            in_progress=opts.in_progress,
+        )
+        yield index, record
+
+
+def build_file(
+    snap: Snapshot, opts: ExportOptions, built: BuiltFile, blank_lines: bool, stop: threading.Event
+) -> None:
+    """Stream records into the (zipped) file; NDJSON gets stray blank and `{}` lines like real exports."""
+    try:
+        with open(built.path, "wb") as raw:
+            archive = (
+                zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED, compresslevel=1) if opts.compress else None
+            )
+            out = archive.open(built.member, "w", force_zip64=True) if archive is not None else raw
+            ndjson = opts.fmt == "ndjson"
+            offset = snap.info.seed % BLANK_EVERY
+            batch: list[bytes] = [] if ndjson else [b'{"responses":[']
+            first = True
+            for index, record in _lines(snap, opts, built):
+                if ndjson:
+                    batch.append(record)
+                    if blank_lines and (index + offset) % BLANK_EVERY == BLANK_EVERY - 1:
+                        batch.append(b"" if (index // BLANK_EVERY) % 2 == 0 else b"{}")
+                else:
+                    batch.append(record if first else b"," + record)
+                    first = False
+                if len(batch) >= BATCH:
+                    out.write(b"\n".join(batch) + b"\n" if ndjson else b"".join(batch))
+                    batch.clear()
+                    built.written = index + 1
+                    if stop.is_set():
+                        raise RuntimeError("simulator shutting down")
+            if not ndjson:
+                batch.append(b"]}")
+            if batch:
+                out.write(b"\n".join(batch) + b"\n" if ndjson else b"".join(batch))
+            out.close()
+            if archive is not None:
+                archive.close()
+    except Exception as exc:  # surfaced to the client as status "failed"
+        built.error = f"{type(exc).__name__}: {exc}"
+    finally:
+        built.done.set()
+
+
+class ExportManager:
+    """Owns export jobs, built files and their temp directory."""
+
+    def __init__(self, store: Store, faults: Faults, config: SimulatorConfig) -> None:
+        self.store = store
+        self.faults = faults
+        self.config = config
+        self.tokens = TokenCodec(config.seed)
+        self._lock = threading.Lock()
+        self._jobs: dict[str, ExportJob] = {}
+        self._files: dict[str, ExportJob] = {}
+        self._cache: dict[tuple[Any, ...], BuiltFile] = {}
+        self._counter = 0
+        self._tmpdir: Path | None = None
+        self._stop = threading.Event()
+
+    def _dir(self) -> Path:
+        if self._tmpdir is None:
+            self._tmpdir = Path(tempfile.mkdtemp(prefix="qualtrics-sim-"))
+        return self._tmpdir
+
+    def start(self, survey: str, body: Any) -> dict[str, Any]:
+        snap = self.store.snapshot(survey)
+        opts = parse_options(body, survey, self.tokens, self.config)
+        fail = self.faults.take("fail_exports")
+        blank = self.config.blank_lines
+        canonical = {k: v for k, v in body.items() if k not in ("allowContinuation", "continuationToken")}
+        key = (survey, snap.seq, opts.since_seq, blank, orjson.dumps(canonical, option=orjson.OPT_SORT_KEYS))
+        with self._lock:
+            self._counter += 1
+            pid = progress_id(self.config.seed, self._counter)
+            built = None if fail else self._cache.get(key)
+            if built is None or built.error is not None:
+                name = snap.info.name.replace("/", "_")
+                built = BuiltFile(self._dir() / f"{pid}.bin", f"{name}.{opts.fmt}", opts.compress, opts.fmt)
+                if not fail:
+                    self._cache[key] = built
+                    threading.Thread(
+                        target=build_file, args=(snap, opts, built, blank, self._stop), daemon=True
+                    ).start()
+            token = self.tokens.issue(survey, snap.seq) if opts.allow_continuation else None
+            job = ExportJob(
+                pid,
+                survey,
+                f"{uuid.uuid4()}-def",
+                time.monotonic(),
+                self.config.export_seconds,
+                fail,
+                built,
+                token,
+            )
+            self._jobs[pid] = job
+            self._files[job.file_id] = job
+        return {"progressId": pid, "percentComplete": 0.0, "status": "inProgress"}
+
+    def progress(self, survey: str, pid: str) -> dict[str, Any]:
+        self.store.survey(survey)
+        job = self._jobs.get(pid)
+        if job is None or job.survey_id != survey:
+            raise ApiError(404, EXPORT_NOT_FOUND, f"Export progress '{pid}' was not found.")
+        return job.result()
+
+    def file(self, survey: str, file_id: str) -> BuiltFile:
+        self.store.survey(survey)
+        job = self._files.get(file_id)
+        if job is None or job.survey_id != survey or job.result()["status"] != "complete":
+            raise ApiError(404, EXPORT_NOT_FOUND, f"Export file '{file_id}' was not found.")
+        return job.file
+
+    def close(self) -> None:
+        """Stop builders and delete every temp file."""
+        self._stop.set()
+        self._stop = threading.Event()
+        with self._lock:
+            self._cache.clear()
+            if self._tmpdir is not None:
+                shutil.rmtree(self._tmpdir, ignore_errors=True)
+                self._tmpdir = None

@@ -1,0 +1,43 @@
+"""The console script prints its URL, serves, and exits 0 on SIGTERM."""
+
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import requests
+
+ARGS = "--port 0 --seed 4 --surveys 2 --responses 10 --token cli-token --rate-limits --rpm default=2"
+
+
+def test_cli_serves_and_stops_cleanly(tmp_path: Path) -> None:
+    ready = tmp_path / "ready"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "qualtrics_simulator.cli", *ARGS.split(), "--ready-file", str(ready)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        match = re.search(r"(http://127\.0\.0\.1:\d+/API/v3)\b", line)
+        assert match, line
+        base_url = match.group(1)
+        assert ready.read_text().strip() == base_url
+        assert line.startswith("Qualtrics simulator listening on ")
+        headers = {"X-API-TOKEN": "cli-token"}
+        response = requests.get(base_url + "/surveys", headers=headers, timeout=5)
+        assert len(response.json()["result"]["elements"]) == 2
+        statuses = [
+            requests.get(base_url + "/whoami", headers=headers, timeout=5).status_code for _ in range(2)
+        ]
+        assert statuses == [200, 429]
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=10) == 0
+        assert process.stdout.read() == ""
+    finally:
+        if process.poll() is None:
+            process.kill()
