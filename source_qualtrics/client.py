@@ -18,11 +18,19 @@ import orjson
 import requests
 
 from source_qualtrics.errors import QualtricsApiError, QualtricsConnectionError
-from source_qualtrics.pacing import RequestPacer, endpoint_kind
+from source_qualtrics.pacing import DEFAULT_REQUESTS_PER_MINUTE, RequestPacer, endpoint_kind
 
 logger = logging.getLogger("airbyte")
 
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
+STATUS_MEANINGS = {
+    400: "Qualtrics refused the request as invalid",
+    401: "Qualtrics rejected the credentials",
+    403: "The token's user lacks permission for this resource",
+    404: "Qualtrics does not know this resource",
+    413: "The request is too large for Qualtrics",
+    429: "Qualtrics kept rate-limiting the connector",
+}
 USER_AGENT = "airbyte-source-qualtrics/0.1"
 
 
@@ -50,6 +58,7 @@ class QualtricsClient:
         sleep: Callable[[float], None] = time.sleep,
         session: requests.Session | None = None,
         pacer: RequestPacer | None = None,
+        requests_per_minute: int = DEFAULT_REQUESTS_PER_MINUTE,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.host = urlsplit(self.base_url).netloc
@@ -58,7 +67,7 @@ class QualtricsClient:
         self._sleep = sleep
         self._session = session or requests.Session()
         self._session.headers["User-Agent"] = USER_AGENT
-        self._pacer = pacer or RequestPacer(sleep=sleep)
+        self._pacer = pacer or RequestPacer(requests_per_minute, sleep=sleep)
 
     def url(self, path: str) -> str:
         return f"{self.base_url}/{path.lstrip('/')}"
@@ -166,8 +175,18 @@ class QualtricsClient:
                 self._sleep(delay)
                 waited += delay
                 continue
+            if logger.isEnabledFor(logging.DEBUG):
+                logger.debug("%s %s -> %s", method, _redact(url), response.status_code)
             if response.status_code < 300:
                 return response
+            if response.status_code < 400:
+                response.close()
+                target = response.headers.get("Location", "elsewhere")
+                raise QualtricsApiError(
+                    response.status_code,
+                    f"Qualtrics redirected {_redact(url)} to {target}; redirects are not followed "
+                    f"so the token never leaves {self.host}",
+                )
             if response.status_code in RETRYABLE_STATUSES:
                 delay = self._retry_after(response) or self._backoff(attempt)
                 if attempt < self._retry.max_attempts and waited + delay <= self._retry.max_total_wait:
@@ -232,7 +251,8 @@ def _api_error(response: requests.Response, url: str) -> QualtricsApiError:
         pass
     raw_error = meta.get("error")
     error: dict[str, Any] = raw_error if isinstance(raw_error, dict) else {}
-    message = str(error.get("errorMessage") or response.reason or "request failed")
+    detail = str(error.get("errorMessage") or response.reason or "request failed")
+    message = f"{STATUS_MEANINGS.get(response.status_code, 'Qualtrics refused the request')}: {detail}"
     return QualtricsApiError(
         response.status_code,
         message,

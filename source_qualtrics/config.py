@@ -6,19 +6,24 @@ rest of the connector can trust its inputs.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from importlib import resources
 from typing import Any
 from urllib.parse import urlsplit
 
+import jsonschema
+
 from source_qualtrics.errors import ConfigError
+from source_qualtrics.pacing import DEFAULT_REQUESTS_PER_MINUTE
 
 API_PATH = "/API/v3"
 DEFAULT_MAX_CONCURRENT_EXPORTS = 4
-MAX_CONCURRENT_EXPORTS_LIMIT = 32
 
 _DATACENTER_ID = re.compile(r"^[a-z]{2,4}[0-9]{0,2}$")
 _HOST_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
@@ -39,6 +44,7 @@ class QualtricsConfig:
     start_date: datetime | None = None
     survey_ids: tuple[str, ...] | None = None
     max_concurrent_exports: int = DEFAULT_MAX_CONCURRENT_EXPORTS
+    requests_per_minute: int = DEFAULT_REQUESTS_PER_MINUTE
 
     @property
     def host(self) -> str:
@@ -54,13 +60,40 @@ def parse_config(raw: Mapping[str, Any]) -> QualtricsConfig:
         raise ConfigError("The configuration must be a JSON object.")
     base_url = normalize_datacenter(raw.get("datacenter"))
     api_token = _parse_credentials(raw.get("credentials"))
-    return QualtricsConfig(
+    config = QualtricsConfig(
         base_url=base_url,
         api_token=api_token,
         start_date=parse_start_date(raw.get("start_date")),
         survey_ids=_parse_survey_ids(raw.get("survey_ids")),
-        max_concurrent_exports=_parse_max_concurrent_exports(raw.get("max_concurrent_exports")),
+        max_concurrent_exports=_bounded_int(
+            raw.get("max_concurrent_exports"), "Concurrent exports", DEFAULT_MAX_CONCURRENT_EXPORTS, 1, 32
+        ),
+        requests_per_minute=_bounded_int(
+            raw.get("requests_per_minute"), "Requests per minute", DEFAULT_REQUESTS_PER_MINUTE, 10, 3000
+        ),
     )
+    _check_against_spec(raw)
+    return config
+
+
+def _check_against_spec(raw: Mapping[str, Any]) -> None:
+    """Whatever the checks above let through must still match spec.json (the platform's contract).
+
+    The message names the setting and the rule, never the value: a value may be a secret.
+    """
+    error = jsonschema.exceptions.best_match(_spec_validator().iter_errors(dict(raw)))
+    if error is None:
+        return
+    where = ".".join(str(part) for part in error.absolute_path) or "the configuration"
+    rule = error.validator if isinstance(error.validator, str) else "schema"
+    raise ConfigError(f"Setting '{where}' does not match the connector's spec ({rule}): check its value.")
+
+
+@functools.lru_cache(maxsize=1)
+def _spec_validator() -> jsonschema.protocols.Validator:
+    text = resources.files("source_qualtrics").joinpath("spec.json").read_text(encoding="utf-8")
+    schema = json.loads(text)["connectionSpecification"]
+    return jsonschema.Draft7Validator(schema)
 
 
 def normalize_datacenter(value: Any) -> str:
@@ -159,13 +192,13 @@ def _parse_survey_ids(value: Any) -> tuple[str, ...] | None:
     return tuple(cleaned)
 
 
-def _parse_max_concurrent_exports(value: Any) -> int:
+def _bounded_int(value: Any, title: str, default: int, low: int, high: int) -> int:
     if value is None:
-        return DEFAULT_MAX_CONCURRENT_EXPORTS
+        return default
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ConfigError("Concurrent exports must be a whole number from 1 to 32.")
-    if not 1 <= value <= MAX_CONCURRENT_EXPORTS_LIMIT:
-        raise ConfigError(f"Concurrent exports is {value}: choose a number from 1 to 32.")
+        raise ConfigError(f"{title} must be a whole number from {low} to {high}.")
+    if not low <= value <= high:
+        raise ConfigError(f"{title} is {value}: choose a number from {low} to {high}.")
     return value
 
 

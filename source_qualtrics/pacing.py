@@ -25,7 +25,7 @@ ENDPOINT_LIMITS_PER_MINUTE: Mapping[str, float] = {
     EXPORT_PROGRESS: 900.0,
     EXPORT_FILE: 90.0,
 }
-DEFAULT_REQUESTS_PER_MINUTE = 1500
+DEFAULT_REQUESTS_PER_MINUTE = 1000
 
 _EXPORT_PATH = re.compile(r"/surveys/[^/]+/export-responses/?(?P<rest>[^?]*)$")
 
