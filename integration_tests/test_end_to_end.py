@@ -151,3 +151,22 @@ def test_a_read_killed_after_its_first_checkpoint_resumes_without_loss(
     assert 1 <= len(checkpointed) < 3, "the kill landed mid-sync"
     repeated = set(keys(before_kill)) & set(keys(resumed.records("responses")))
     assert not {survey for survey, _ in repeated} & checkpointed, "checkpointed surveys are not read again"
+
+
+def test_oauth_client_credentials_check_and_read(simulator: ServerHandle, connector: Connector) -> None:
+    config = {
+        "datacenter": simulator.base_url,
+        "credentials": {
+            "auth_type": "oauth2_client_credentials",
+            "client_id": "sim-client",
+            "client_secret": "sim-secret",
+            "scopes": "read:surveys read:survey_responses",
+        },
+    }
+    check = connector.run("check", config)
+    assert check.of_type("CONNECTION_STATUS")[0]["connectionStatus"]["status"] == "SUCCEEDED", check.raw_stdout
+    run = connector.run("read", config, catalog=configured_catalog("responses"))
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert set(keys(run.records("responses"))) == ground_truth(simulator)
+    assert simulator.sim.request_counts().get("POST oauth2/token", 0) >= 2
+    assert "sim-secret" not in run.raw_stdout + check.raw_stdout

@@ -17,6 +17,7 @@ from urllib.parse import urljoin, urlsplit
 import orjson
 import requests
 
+from source_qualtrics.auth import ApiTokenAuth, Authenticator, OAuthClientCredentials
 from source_qualtrics.errors import QualtricsApiError, QualtricsConnectionError
 from source_qualtrics.pacing import DEFAULT_REQUESTS_PER_MINUTE, RequestPacer, endpoint_kind
 
@@ -52,7 +53,7 @@ class QualtricsClient:
     def __init__(
         self,
         base_url: str,
-        api_token: str,
+        credentials: str | Authenticator,
         *,
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
@@ -62,7 +63,7 @@ class QualtricsClient:
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.host = urlsplit(self.base_url).netloc
-        self._token = api_token
+        self._auth: Authenticator = ApiTokenAuth(credentials) if isinstance(credentials, str) else credentials
         self._retry = retry or RetryPolicy()
         self._sleep = sleep
         self._session = session or requests.Session()
@@ -135,12 +136,13 @@ class QualtricsClient:
     ) -> requests.Response:
         """Send one logical request, retrying what is transient; raise a mapped error otherwise."""
         url = path_or_url if "://" in path_or_url else self.url(path_or_url)
-        headers = self._headers_for(url)
+        self._headers_for(url)  # refuse a foreign host before anything else happens
         kind = endpoint_kind(method, urlsplit(url).path)
         waited = 0.0
         attempt = 0
         while True:
             attempt += 1
+            headers = self._headers_for(url)  # per attempt: an OAuth token may be refreshed meanwhile
             self._pacer.wait(kind)
             try:
                 response = self._session.request(
@@ -178,7 +180,15 @@ class QualtricsClient:
             if logger.isEnabledFor(logging.DEBUG):
                 logger.debug("%s %s -> %s", method, _redact(url), response.status_code)
             if response.status_code < 300:
+                if isinstance(self._auth, OAuthClientCredentials):
+                    self._auth.succeeded()
                 return response
+            if response.status_code == 401 and self._auth.recover_from_unauthorized():
+                logger.warning(
+                    "Qualtrics answered 401 to %s %s; retrying once with a new token", method, _redact(url)
+                )
+                response.close()
+                continue
             if response.status_code < 400:
                 response.close()
                 target = response.headers.get("Location", "elsewhere")
@@ -211,7 +221,7 @@ class QualtricsClient:
             raise QualtricsApiError(
                 0, f"Refusing to send credentials to {parts.netloc}: only {self.host} is configured"
             )
-        return {"X-API-TOKEN": self._token, "Content-Type": "application/json", "Accept": "*/*"}
+        return {**self._auth.headers(), "Content-Type": "application/json", "Accept": "*/*"}
 
     def _backoff(self, attempt: int) -> float:
         delay = min(self._retry.max_delay, self._retry.base_delay * 2 ** (attempt - 1))

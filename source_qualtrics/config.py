@@ -35,12 +35,24 @@ ACCEPTED_DATACENTER_FORMS = (
 )
 
 
+@dataclass(frozen=True, repr=False)
+class ApiToken:
+    token: str
+
+
+@dataclass(frozen=True, repr=False)
+class OAuthClient:
+    client_id: str
+    client_secret: str
+    scopes: tuple[str, ...] = ()
+
+
 @dataclass(frozen=True)
 class QualtricsConfig:
     """What the connector needs to know, already normalised."""
 
     base_url: str
-    api_token: str
+    credentials: ApiToken | OAuthClient
     start_date: datetime | None = None
     survey_ids: tuple[str, ...] | None = None
     max_concurrent_exports: int = DEFAULT_MAX_CONCURRENT_EXPORTS
@@ -49,6 +61,11 @@ class QualtricsConfig:
     @property
     def host(self) -> str:
         return urlsplit(self.base_url).netloc
+
+    @property
+    def token_url(self) -> str:
+        """OAuth tokens are minted at the datacenter's root, not under /API/v3."""
+        return self.base_url[: -len(API_PATH)] + "/oauth2/token"
 
     def __repr__(self) -> str:  # never let the token reach a log line through repr()
         return f"QualtricsConfig(base_url={self.base_url!r}, survey_ids={self.survey_ids!r})"
@@ -59,10 +76,10 @@ def parse_config(raw: Mapping[str, Any]) -> QualtricsConfig:
     if not isinstance(raw, Mapping):
         raise ConfigError("The configuration must be a JSON object.")
     base_url = normalize_datacenter(raw.get("datacenter"))
-    api_token = _parse_credentials(raw.get("credentials"))
+    credentials = _parse_credentials(raw.get("credentials"))
     config = QualtricsConfig(
         base_url=base_url,
-        api_token=api_token,
+        credentials=credentials,
         start_date=parse_start_date(raw.get("start_date")),
         survey_ids=_parse_survey_ids(raw.get("survey_ids")),
         max_concurrent_exports=_bounded_int(
@@ -160,18 +177,37 @@ def format_api_datetime(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _parse_credentials(value: Any) -> str:
+def _parse_credentials(value: Any) -> ApiToken | OAuthClient:
     if not isinstance(value, Mapping):
         raise ConfigError("Credentials are required: choose 'API token' and paste your Qualtrics API token.")
     auth_type = value.get("auth_type", "api_token")
+    if auth_type == "oauth2_client_credentials":
+        client_id, client_secret = value.get("client_id"), value.get("client_secret")
+        if not isinstance(client_id, str) or not client_id.strip():
+            raise ConfigError(
+                "OAuth client ID is empty: copy it from Qualtrics (Account Settings > Qualtrics IDs)."
+            )
+        if not isinstance(client_secret, str) or not client_secret.strip():
+            raise ConfigError(
+                "OAuth client secret is empty: paste the secret shown when the client was created."
+            )
+        scopes = value.get("scopes") or ""
+        if not isinstance(scopes, str):
+            raise ConfigError(
+                "OAuth scopes must be a space-separated text such as 'read:surveys read:survey_responses'."
+            )
+        return OAuthClient(client_id.strip(), client_secret.strip(), tuple(scopes.split()))
     if auth_type != "api_token":
-        raise ConfigError(f"Authentication type {auth_type!r} is not supported: choose 'API token'.")
+        raise ConfigError(
+            f"Authentication type {auth_type!r} is not supported: "
+            "choose 'API token' or 'OAuth client credentials'."
+        )
     token = value.get("api_token")
     if not isinstance(token, str) or not token.strip():
         raise ConfigError(
             "API token is empty: copy it from Qualtrics under Account Settings > Qualtrics IDs > API."
         )
-    return token.strip()
+    return ApiToken(token.strip())
 
 
 def _parse_survey_ids(value: Any) -> tuple[str, ...] | None:
