@@ -51,14 +51,18 @@ def test_check_fails_with_a_wrong_token_and_never_prints_it(
     assert wrong not in run.raw_stdout and wrong not in run.stderr
 
 
-def test_discover_describes_both_streams_without_starting_an_export(
+def test_discover_describes_the_streams_without_starting_an_export(
     simulator: ServerHandle, connector: Connector
 ) -> None:
     run = connector.run("discover", simulator_config(simulator.base_url))
     assert run.returncode == 0, run.stderr
     (catalog,) = run.of_type("CATALOG")
     streams = {s["name"]: s for s in catalog["catalog"]["streams"]}
-    assert set(streams) == {"surveys", "responses"}
+    assert {"surveys", "responses", "survey_questions", "users", "distributions", "response_ids"} <= set(
+        streams
+    )
+    for stream in streams.values():
+        assert stream["source_defined_primary_key"], stream["name"]
     assert streams["responses"]["source_defined_primary_key"] == [["responseId"]]
     assert "values" in streams["responses"]["json_schema"]["properties"]
     counts = simulator.sim.request_counts()
@@ -164,7 +168,9 @@ def test_oauth_client_credentials_check_and_read(simulator: ServerHandle, connec
         },
     }
     check = connector.run("check", config)
-    assert check.of_type("CONNECTION_STATUS")[0]["connectionStatus"]["status"] == "SUCCEEDED", check.raw_stdout
+    assert check.of_type("CONNECTION_STATUS")[0]["connectionStatus"]["status"] == "SUCCEEDED", (
+        check.raw_stdout
+    )
     run = connector.run("read", config, catalog=configured_catalog("responses"))
     assert run.returncode == 0, run.stderr[-2000:]
     assert set(keys(run.records("responses"))) == ground_truth(simulator)

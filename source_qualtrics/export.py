@@ -9,6 +9,7 @@ the survey's size.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import shutil
@@ -72,9 +73,30 @@ class ExportRun:
     path: Path
     continuation_token: str | None
     used_fallback: bool
+    refetch: Callable[[], Path] | None = None
 
     def records(self) -> Iterator[dict[str, Any]]:
-        yield from iter_export_file(self.path, self.survey_id)
+        """Stream the records; a malformed line costs one fresh download, resumed past what was emitted."""
+        emitted = 0
+        refetched = False
+        while True:
+            records: Iterator[dict[str, Any]] = iter_export_file(self.path, self.survey_id)
+            if emitted:
+                records = itertools.islice(records, emitted, None)
+            try:
+                for record in records:
+                    emitted += 1
+                    yield record
+                return
+            except MalformedExportLine as error:
+                if refetched or self.refetch is None:
+                    raise ExportFailed(
+                        self.survey_id, f"{error.reason}, also after downloading the file again"
+                    ) from None
+                refetched = True
+                logger.warning("Survey %s: %s; downloading the file again", self.survey_id, error.reason)
+                self.path.unlink(missing_ok=True)
+                self.path = self.refetch()
 
 
 class ResponseExporter:
@@ -104,7 +126,8 @@ class ResponseExporter:
         try:
             return self._post(request, request.body, used_fallback=False)
         except QualtricsApiError as error:
-            if error.status == 400 and "continuationToken" in request.body and request.fallback_body:
+            refused = error.status in (400, 404, 410)
+            if refused and "continuationToken" in request.body and request.fallback_body:
                 logger.warning(
                     "Survey %s: Qualtrics refused the stored continuation token (%s); "
                     "falling back to a date window from the last synced timestamp.",
@@ -202,8 +225,11 @@ class ResponseExporter:
                     "Survey %s: %s; starting the export again", job.request.survey_id, error.reason
                 )
                 job = self._post(job.request, job.body, used_fallback=job.used_fallback)
-        path = self.download(job.request.survey_id, file_id)
-        return ExportRun(job.request.survey_id, path, token, job.used_fallback)
+        survey_id = job.request.survey_id
+        path = self.download(survey_id, file_id)
+        return ExportRun(
+            survey_id, path, token, job.used_fallback, refetch=lambda: self.download(survey_id, file_id)
+        )
 
 
 class ExportPipeline:
@@ -249,6 +275,10 @@ class ExportJobLost(Exception):
         super().__init__(reason)
 
 
+class MalformedExportLine(ExportFailed):
+    """A line of the export is not a JSON object: worth one fresh download before giving up."""
+
+
 class CorruptExport(Exception):
     """The downloaded file is not a readable zip (bad CRC, truncated central directory)."""
 
@@ -285,17 +315,35 @@ def iter_export_file(path: Path, survey_id: str) -> Iterator[dict[str, Any]]:
 
 def _iter_lines(stream: IO[bytes], survey_id: str, source: str) -> Iterator[dict[str, Any]]:
     loads = orjson.loads
-    for number, line in enumerate(stream, start=1):
+    for number, line in enumerate(_split_lines(stream), start=1):
         stripped = line.strip()
         if stripped in SKIPPED_LINES:
             continue
         try:
             record = loads(stripped)
         except orjson.JSONDecodeError:
-            raise ExportFailed(survey_id, f"line {number} of {source} is not valid JSON") from None
+            raise MalformedExportLine(survey_id, f"line {number} of {source} is not valid JSON") from None
         if not isinstance(record, dict):
-            raise ExportFailed(survey_id, f"line {number} of {source} is not a JSON object")
+            raise MalformedExportLine(survey_id, f"line {number} of {source} is not a JSON object")
         yield record
+
+
+READ_CHUNK = 1 << 20
+
+
+def _split_lines(stream: IO[bytes], chunk_size: int = READ_CHUNK) -> Iterator[bytes]:
+    """The stream's lines (split on b"\\n", like iterating a binary file), read in large chunks.
+
+    Iterating a zip member line by line refills its buffer a few KB at a time in Python code; one large
+    read inflates (and CRC-checks) a megabyte at once and `bytes.split` cuts it in C.
+    """
+    tail = b""
+    while chunk := stream.read(chunk_size):
+        lines = (tail + chunk if tail else chunk).split(b"\n")
+        tail = lines.pop()
+        yield from lines
+    if tail:
+        yield tail
 
 
 def make_spool_dir() -> Path:

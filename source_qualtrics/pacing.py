@@ -17,6 +17,8 @@ from dataclasses import dataclass
 EXPORT_START = "export_start"
 EXPORT_PROGRESS = "export_progress"
 EXPORT_FILE = "export_file"
+DISTRIBUTION_HISTORY = "distribution_history"
+EVENT_SUBSCRIPTIONS = "event_subscriptions"
 OTHER = "other"
 
 # Per-endpoint budgets, a margin below Qualtrics' published limits.
@@ -24,14 +26,21 @@ ENDPOINT_LIMITS_PER_MINUTE: Mapping[str, float] = {
     EXPORT_START: 90.0,
     EXPORT_PROGRESS: 900.0,
     EXPORT_FILE: 90.0,
+    DISTRIBUTION_HISTORY: 270.0,
+    EVENT_SUBSCRIPTIONS: 110.0,
 }
 DEFAULT_REQUESTS_PER_MINUTE = 1000
 
+_HISTORY_PATH = re.compile(r"/distributions/[^/]+/history/?$")
 _EXPORT_PATH = re.compile(r"/surveys/[^/]+/export-responses/?(?P<rest>[^?]*)$")
 
 
 def endpoint_kind(method: str, path: str) -> str:
     """Which Qualtrics rate-limit bucket a request falls into."""
+    if _HISTORY_PATH.search(path):
+        return DISTRIBUTION_HISTORY
+    if "/eventsubscriptions" in path:
+        return EVENT_SUBSCRIPTIONS
     match = _EXPORT_PATH.search(path)
     if not match:
         return OTHER

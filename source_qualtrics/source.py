@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, MutableMapping
 from importlib import resources
-from typing import Any
+from typing import Any, TypeVar
 
 from airbyte_cdk.models import (
     AirbyteConnectionStatus,
+    AirbyteStateMessage,
+    ConfiguredAirbyteCatalog,
     ConnectorSpecification,
     ConnectorSpecificationSerializer,
     Status,
@@ -18,11 +20,14 @@ from airbyte_cdk.models import (
 from airbyte_cdk.sources import AbstractSource
 from airbyte_cdk.sources.streams import Stream
 
+from source_qualtrics.auth import ApiTokenAuth, Authenticator, OAuthClientCredentials
 from source_qualtrics.client import QualtricsClient
-from source_qualtrics.config import QualtricsConfig, parse_config
+from source_qualtrics.config import OAuthClient, QualtricsConfig, parse_config
 from source_qualtrics.errors import ConfigError, QualtricsApiError, QualtricsConnectionError
 from source_qualtrics.export import ExportTiming
+from source_qualtrics.streams.families import directory_streams
 from source_qualtrics.streams.responses import Responses
+from source_qualtrics.streams.survey_questions import SurveyQuestions
 from source_qualtrics.streams.surveys import Surveys
 
 PROXY_NOTICE_MARKER = "use this host instead:"
@@ -40,6 +45,20 @@ class SourceQualtrics(AbstractSource):
         """Serve the repository's spec.json, which the package carries as `source_qualtrics/spec.json`."""
         text = resources.files("source_qualtrics").joinpath("spec.json").read_text(encoding="utf-8")
         return ConnectorSpecificationSerializer.load(json.loads(text))
+
+    # -- input files: a damaged file is the user's (or the platform's) to fix, so say which and why ---
+
+    @classmethod
+    def read_config(cls, config_path: str) -> MutableMapping[str, Any]:
+        return _read_input("config", lambda: AbstractSource.read_config(config_path))
+
+    @classmethod
+    def read_catalog(cls, catalog_path: str) -> ConfiguredAirbyteCatalog:
+        return _read_input("catalog", lambda: AbstractSource.read_catalog.__func__(cls, catalog_path))  # type: ignore[attr-defined]
+
+    @classmethod
+    def read_state(cls, state_path: str) -> list[AirbyteStateMessage]:
+        return _read_input("state", lambda: AbstractSource.read_state.__func__(cls, state_path))  # type: ignore[attr-defined]
 
     def check(self, logger: logging.Logger, config: Mapping[str, Any]) -> AirbyteConnectionStatus:
         """Prove the credential with `GET /whoami`; every failure is one line a person can act on."""
@@ -68,6 +87,14 @@ class SourceQualtrics(AbstractSource):
                 f"Your Qualtrics account lives on another datacenter: set Datacenter to '{suggested}' "
                 f"instead of '{parsed.host}' (Qualtrics proxied the request and said: {notice})."
             )
+        if parsed.survey_ids:
+            known = {element.get("id") for element in client.paginate("surveys")}
+            missing = [survey_id for survey_id in parsed.survey_ids if survey_id not in known]
+            if missing:
+                return False, (
+                    f"These survey ids are not visible to the token's user on {parsed.host}: "
+                    f"{', '.join(missing)}. Check the ids, or share the surveys with that user."
+                )
         who = envelope.get("result") or {}
         message = (
             f"Connected to {parsed.host} as {who.get('userName') or who.get('userId') or 'unknown user'}"
@@ -82,10 +109,38 @@ class SourceQualtrics(AbstractSource):
         return [
             Surveys(client),
             Responses(client, parsed, timing=self._export_timing, sleep=self._sleep),
+            SurveyQuestions(client, parsed.survey_ids),
+            *directory_streams(client, parsed, timing=self._export_timing, sleep=self._sleep),
         ]
 
     def make_client(self, config: QualtricsConfig) -> QualtricsClient:
-        return QualtricsClient(config.base_url, config.api_token, sleep=self._sleep)
+        credentials = config.credentials
+        auth: Authenticator = (
+            OAuthClientCredentials(
+                config.token_url, credentials.client_id, credentials.client_secret, credentials.scopes
+            )
+            if isinstance(credentials, OAuthClient)
+            else ApiTokenAuth(credentials.token)
+        )
+        return QualtricsClient(
+            config.base_url,
+            auth,
+            sleep=self._sleep,
+            requests_per_minute=config.requests_per_minute,
+        )
+
+
+T = TypeVar("T")
+
+
+def _read_input(kind: str, load: Callable[[], T]) -> T:
+    try:
+        return load()
+    except ConfigError:
+        raise
+    except Exception as error:  # json, shape or type errors from the CDK's loaders
+        reason = " ".join(str(error).split())[:300] or type(error).__name__
+        raise ConfigError(f"The {kind} file could not be read as a valid Airbyte {kind}: {reason}") from None
 
 
 def describe_check_error(config: QualtricsConfig, error: QualtricsApiError) -> str:

@@ -3,6 +3,8 @@ from __future__ import annotations
 import pytest
 
 from source_qualtrics.pacing import (
+    DISTRIBUTION_HISTORY,
+    EVENT_SUBSCRIPTIONS,
     EXPORT_FILE,
     EXPORT_PROGRESS,
     EXPORT_START,
@@ -32,6 +34,8 @@ class FakeClock:
         ("GET", "/API/v3/surveys/SV_1/export-responses/1234-def/file", EXPORT_FILE),
         ("GET", "/API/v3/surveys", OTHER),
         ("GET", "/API/v3/whoami", OTHER),
+        ("GET", "/API/v3/distributions/EMD_1/history", DISTRIBUTION_HISTORY),
+        ("GET", "/API/v3/eventsubscriptions", EVENT_SUBSCRIPTIONS),
     ],
 )
 def test_requests_are_sorted_into_qualtrics_rate_limit_buckets(method: str, path: str, kind: str) -> None:

@@ -9,6 +9,8 @@ DEFAULT_RATE_LIMITS: dict[str, int] = {
     "export_start": 100,
     "export_progress": 1000,
     "export_file": 100,
+    "history": 300,
+    "eventsubscriptions": 120,
     "default": 3000,
 }
 
@@ -23,6 +25,7 @@ RUNTIME_KNOBS = (
     "rate_limits",
     "rate_limit_rpm",
     "export_seconds",
+    "forbidden_paths",
 )
 
 
@@ -50,6 +53,9 @@ class SimulatorConfig:
     oauth_client_secret: str = "sim-secret"
     oauth_token_ttl: int = 3600
     datacenter: str = "sim1"
+    # API paths (after /API/v3, shell-style patterns such as "/users" or "/directories/*/contacts")
+    # answered 403, as for a token whose user lacks the permission or OAuth scope.
+    forbidden_paths: list[str] = field(default_factory=list)
 
     def rpm(self, kind: str) -> int:
         """Effective requests/minute for an endpoint kind."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import math
 import random
 import threading
@@ -53,6 +54,10 @@ class Faults:
             self._buckets[kind] = (level + 1, now)
             return None
 
+    def forbidden(self, path: str) -> bool:
+        """Whether `path` (relative to /API/v3) matches a `forbidden_paths` pattern."""
+        return any(fnmatch.fnmatchcase(path, pattern) for pattern in self.config.forbidden_paths)
+
     def update(self, changes: dict[str, Any]) -> dict[str, Any]:
         unknown = sorted(set(changes) - set(RUNTIME_KNOBS))
         if unknown:
@@ -64,6 +69,10 @@ class Faults:
                         raise ValueError("rate_limit_rpm must be an object")
                     value = {str(k): int(v) for k, v in value.items()}
                     self._buckets.clear()
+                elif key == "forbidden_paths":
+                    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                        raise ValueError("forbidden_paths must be an array of strings")
+                    value = list(value)
                 elif key in ("blank_lines", "rate_limits"):
                     value = bool(value)
                     self._buckets.clear()

@@ -14,7 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import orjson
 
-from . import admin, data
+from . import admin, data, directory
 from .errors import INTERNAL, NOT_FOUND, RATE_LIMITED, STATUS_TEXT, ApiError, bad_request, survey_not_found
 from .exports import BuiltFile
 from .store import UnknownSurvey
@@ -129,6 +129,10 @@ class Handler(BaseHTTPRequestHandler):
             self.sim.auth.check(self.headers)
             if route is None:
                 raise ApiError(404, NOT_FOUND, "The requested resource does not exist.")
+            if self.sim.faults.forbidden(path):
+                raise ApiError(
+                    403, directory.FORBIDDEN, "You do not have permission to access this resource."
+                )
             retry_after = self.sim.faults.retry_after(route.limit)
             if retry_after is not None:
                 raise ApiError(
@@ -284,5 +288,9 @@ ROUTES = (
         "GET export-responses/{fileId}/file",
         Handler.export_file,
         "export_file",
+    ),
+    *(
+        _route(method, pattern, kind, handler, limit)
+        for method, pattern, kind, handler, limit in directory.ROUTE_SPECS
     ),
 )

@@ -1,0 +1,57 @@
+"""`users` and `groups` (each group with its members): who has access to the brand."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from source_qualtrics.errors import QualtricsApiError
+from source_qualtrics.streams.base import QualtricsListStream
+
+
+class Users(QualtricsListStream):
+    """`GET /users`, paged by `offset` (Qualtrics puts the next offset in `nextPage`)."""
+
+    primary_key = "id"
+    path = "users"
+    permission = "the 'Manage Users' permission (a Brand Administrator or a User Admin)"
+    scope = "read:users"
+
+    @property
+    def name(self) -> str:
+        return "users"
+
+
+class Groups(QualtricsListStream):
+    """`GET /groups`, plus `GET /groups/{id}/members` per group, as a `members` array."""
+
+    primary_key = "id"
+    path = "groups"
+    permission = "the 'Manage Groups' permission (a Brand Administrator)"
+    scope = "read:groups"
+
+    @property
+    def name(self) -> str:
+        return "groups"
+
+    def to_record(self, element: Mapping[str, Any], stream_slice: Mapping[str, Any]) -> dict[str, Any]:
+        record = super().to_record(element, stream_slice)
+        group_id = record.get("id")
+        record["members"] = self._members(group_id) if isinstance(group_id, str) else None
+        return record
+
+    def _members(self, group_id: str) -> list[dict[str, Any]] | None:
+        """Each member as Qualtrics lists it; None (not []) when the members could not be read."""
+        path = f"groups/{group_id}/members"
+        try:
+            return [dict(member) for member in self._client.paginate(path) if isinstance(member, Mapping)]
+        except QualtricsApiError as error:
+            if error.status in (403, 404):
+                message = (
+                    f"Stream 'groups': the members of group {group_id} could not be read "
+                    f"(GET /{path} answered {error}); its record has members = null. "
+                    f"The token's user needs {self.permission} (OAuth scope {self.scope})."
+                )
+                self.warn_forbidden(message, "groups/{id}/members")
+                return None
+            raise

@@ -1,0 +1,144 @@
+"""A base for Qualtrics list endpoints: `nextPage` paging, parent ids on child records, 403 as a warning.
+
+A concrete stream names its path (with `{placeholders}` filled from the slice), the parent ids its
+records carry, and the permission and OAuth scope a token needs. Records hold exactly the fields its
+JSON schema declares, so nothing a destination would drop is emitted and nothing declared is missing.
+
+Qualtrics grants most resources per permission: a token may read surveys but not users. A 403 on a
+stream (or on one parent's children) is therefore logged as a warning that says which permission is
+missing, and the sync goes on with the other streams and parents.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator, Mapping
+from functools import cached_property
+from typing import Any
+
+from airbyte_cdk.models import SyncMode
+from airbyte_cdk.sources.streams import Stream
+
+from source_qualtrics.client import QualtricsClient
+from source_qualtrics.config import QualtricsConfig
+from source_qualtrics.errors import QualtricsApiError
+
+logger = logging.getLogger("airbyte")
+
+
+class Forbidden(Exception):
+    """The token's user may not read a parent collection; carries what to grant."""
+
+    def __init__(self, message: str, key: str) -> None:
+        super().__init__(message)
+        self.key = key
+
+
+class QualtricsListStream(Stream):
+    """One Qualtrics collection (or one collection per parent), read by following `nextPage`."""
+
+    primary_key: str | list[str] = "id"
+    #: path relative to /API/v3; `{name}` placeholders are filled from the stream slice
+    path: str = ""
+    #: slice keys copied onto every record (the parent ids)
+    parent_keys: tuple[str, ...] = ()
+    #: what a Qualtrics admin grants, in words, and the OAuth scope that covers it
+    permission: str = ""
+    scope: str = ""
+
+    def __init__(self, client: QualtricsClient, config: QualtricsConfig | None = None) -> None:
+        self._client = client
+        self._config = config
+        self._warned: set[str] = set()
+
+    # -- what a subclass may override ---------------------------------------------------------------
+
+    def parent_slices(self) -> Iterable[Mapping[str, Any]]:
+        """The parents to read children for; a top-level stream has one empty slice."""
+        yield {}
+
+    def request_params(self, stream_slice: Mapping[str, Any], sync_mode: SyncMode) -> dict[str, Any]:
+        return {}
+
+    def to_record(self, element: Mapping[str, Any], stream_slice: Mapping[str, Any]) -> dict[str, Any]:
+        record = {key: stream_slice.get(key) for key in self.parent_keys}
+        for name in self.fields:
+            if name not in record:
+                record[name] = element.get(name)
+        return record
+
+    def skip_error(self, error: QualtricsApiError, stream_slice: Mapping[str, Any]) -> bool:
+        """Whether an error on one slice should be logged and skipped rather than fail the sync."""
+        return False
+
+    # -- the machinery --------------------------------------------------------------------------------
+
+    @cached_property
+    def fields(self) -> tuple[str, ...]:
+        return tuple(self.get_json_schema().get("properties", {}))
+
+    def stream_slices(
+        self,
+        *,
+        sync_mode: SyncMode,
+        cursor_field: list[str] | None = None,
+        stream_state: Mapping[str, Any] | None = None,
+    ) -> Iterable[Mapping[str, Any] | None]:
+        try:
+            yield from self.parent_slices()
+        except Forbidden as forbidden:
+            self.warn_forbidden(str(forbidden), forbidden.key)
+
+    def read_records(
+        self,
+        sync_mode: SyncMode,
+        cursor_field: list[str] | None = None,
+        stream_slice: Mapping[str, Any] | None = None,
+        stream_state: Mapping[str, Any] | None = None,
+    ) -> Iterable[Mapping[str, Any]]:
+        current = stream_slice or {}
+        path = self.path.format(**current)
+        try:
+            for element in self._client.paginate(path, self.request_params(current, sync_mode) or None):
+                if isinstance(element, Mapping):
+                    yield self.to_record(element, current)
+        except QualtricsApiError as error:
+            if error.status == 403:
+                message = self.describe_forbidden(path, self.permission, self.scope, error)
+                self.warn_forbidden(message, self.path)
+                return
+            if self.skip_error(error, current):
+                return
+            raise
+
+    def paginate_parent(
+        self, path: str, permission: str, scope: str, params: Mapping[str, Any] | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """List a parent collection; a 403 there becomes `Forbidden` (the stream then reads nothing)."""
+        try:
+            yield from self._client.paginate(path, params)
+        except QualtricsApiError as error:
+            if error.status == 403:
+                raise Forbidden(self.describe_forbidden(path, permission, scope, error), path) from None
+            raise
+
+    def describe_forbidden(self, path: str, permission: str, scope: str, error: QualtricsApiError) -> str:
+        return (
+            f"Stream '{self.name}' skipped: Qualtrics refused GET /{path} with HTTP 403 ({error}). "
+            f"The token's user needs {permission} (OAuth scope {scope}). The other streams are unaffected."
+        )
+
+    def warn_forbidden(self, message: str, key: str) -> None:
+        """Warn once per endpoint; repeats (one per parent) go to the info log."""
+        if key in self._warned:
+            logger.info(message)
+            return
+        self._warned.add(key)
+        logger.warning(message)
+
+
+def list_survey_ids(client: QualtricsClient, config: QualtricsConfig | None) -> list[str]:
+    """The surveys to read per-survey resources for: the configured filter, else every survey."""
+    if config is not None and config.survey_ids:
+        return list(config.survey_ids)
+    return [element["id"] for element in client.paginate("surveys") if element.get("id")]

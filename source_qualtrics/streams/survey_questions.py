@@ -1,0 +1,183 @@
+"""`survey_questions`: one record per question per survey, from the survey definition.
+
+Analysts need to know which question and which choice a `QID17_3` answer is. The definition is
+re-read only for surveys whose `lastModified` moved since the last sync (a per-survey cursor), so a
+brand with hundreds of stable surveys costs one survey-list walk per sync.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import re
+from collections.abc import Iterable, Mapping, MutableMapping
+from typing import Any
+
+from airbyte_cdk.models import SyncMode
+from airbyte_cdk.sources.streams import IncrementalMixin, Stream
+
+from source_qualtrics.client import QualtricsClient
+from source_qualtrics.errors import QualtricsApiError
+
+logger = logging.getLogger("airbyte")
+
+_TAGS = re.compile(r"<[^>]+>")
+_SPACES = re.compile(r"\s+")
+
+
+def plain_text(value: Any) -> str | None:
+    """Question and choice texts are HTML in Qualtrics; analysts want the words."""
+    if not isinstance(value, str):
+        return None
+    return _SPACES.sub(" ", html.unescape(_TAGS.sub(" ", value))).strip()
+
+
+def _options(container: Any, order: Any, recodes: Any) -> list[dict[str, Any]]:
+    """Choices (or matrix answers) in display order, with the recode value exports use."""
+    if not isinstance(container, Mapping):
+        return []
+    recode_map = recodes if isinstance(recodes, Mapping) else {}
+    keys = [str(key) for key in order] if isinstance(order, list) else list(container)
+    keys += [key for key in container if key not in keys]
+    options = []
+    for key in keys:
+        option = container.get(key)
+        if not isinstance(option, Mapping):
+            continue
+        display = option.get("Display")
+        options.append(
+            {
+                "id": key,
+                "recode": str(recode_map.get(key, key)),
+                "label": plain_text(display),
+                "labelHtml": display if isinstance(display, str) else None,
+                "textEntry": bool(option.get("TextEntry")) if option.get("TextEntry") is not None else False,
+            }
+        )
+    return options
+
+
+def question_records(survey_id: str, definition: Mapping[str, Any]) -> Iterable[dict[str, Any]]:
+    """Flatten a survey definition into question records, in block order."""
+    questions = definition.get("Questions") if isinstance(definition.get("Questions"), Mapping) else {}
+    blocks = definition.get("Blocks") if isinstance(definition.get("Blocks"), Mapping) else {}
+    placement: dict[str, tuple[str, str | None, bool, int]] = {}
+    position = 0
+    for block_id, block in blocks.items():
+        if not isinstance(block, Mapping):
+            continue
+        in_trash = block.get("Type") == "Trash"
+        for element in block.get("BlockElements") or []:
+            if isinstance(element, Mapping) and element.get("Type") == "Question":
+                position += 1
+                placement[str(element.get("QuestionID"))] = (
+                    block_id,
+                    block.get("Description"),
+                    in_trash,
+                    position,
+                )
+    last_modified = definition.get("LastModified")
+    for question_id, question in questions.items():
+        if not isinstance(question, Mapping):
+            continue
+        block_id, block_description, in_trash, order = placement.get(question_id, (None, None, False, None))
+        yield {
+            "surveyId": survey_id,
+            "questionId": question_id,
+            "exportTag": question.get("DataExportTag"),
+            "questionText": plain_text(question.get("QuestionText")),
+            "questionTextHtml": question.get("QuestionText"),
+            "description": question.get("QuestionDescription"),
+            "questionType": question.get("QuestionType"),
+            "selector": question.get("Selector"),
+            "subSelector": question.get("SubSelector"),
+            "choices": _options(
+                question.get("Choices"), question.get("ChoiceOrder"), question.get("RecodeValues")
+            ),
+            "answers": _options(question.get("Answers"), question.get("AnswerOrder"), None),
+            "hasDisplayLogic": "DisplayLogic" in question,
+            "blockId": block_id,
+            "blockDescription": block_description,
+            "inTrash": in_trash,
+            "position": order,
+            "surveyLastModified": last_modified,
+        }
+
+
+class SurveyQuestions(Stream, IncrementalMixin):
+    primary_key = ["surveyId", "questionId"]
+    cursor_field = "surveyLastModified"
+
+    def __init__(self, client: QualtricsClient, survey_ids: tuple[str, ...] | None = None) -> None:
+        self._client = client
+        self._survey_ids = survey_ids
+        self._cursors: dict[str, str] = {}
+
+    @property
+    def name(self) -> str:
+        return "survey_questions"
+
+    @property
+    def source_defined_cursor(self) -> bool:
+        return True
+
+    @property
+    def state(self) -> MutableMapping[str, Any]:
+        if not self._cursors:
+            return {}
+        return {
+            "states": [
+                {"partition": {"survey_id": sid}, "cursor": {"lastModified": modified}}
+                for sid, modified in sorted(self._cursors.items())
+            ]
+        }
+
+    @state.setter
+    def state(self, value: MutableMapping[str, Any]) -> None:
+        self._cursors = {}
+        for entry in (value or {}).get("states") or []:
+            try:
+                self._cursors[entry["partition"]["survey_id"]] = entry["cursor"]["lastModified"]
+            except (KeyError, TypeError):
+                continue
+
+    def stream_slices(
+        self,
+        *,
+        sync_mode: SyncMode,
+        cursor_field: list[str] | None = None,
+        stream_state: Mapping[str, Any] | None = None,
+    ) -> Iterable[Mapping[str, Any] | None]:
+        for survey in self._client.paginate("surveys"):
+            survey_id, modified = survey.get("id"), survey.get("lastModified")
+            if not survey_id or (self._survey_ids and survey_id not in self._survey_ids):
+                continue
+            if sync_mode == SyncMode.incremental and modified and self._cursors.get(survey_id) == modified:
+                continue  # definition unchanged since the last sync
+            yield {"survey_id": survey_id, "last_modified": modified}
+
+    def read_records(
+        self,
+        sync_mode: SyncMode,
+        cursor_field: list[str] | None = None,
+        stream_slice: Mapping[str, Any] | None = None,
+        stream_state: Mapping[str, Any] | None = None,
+    ) -> Iterable[Mapping[str, Any]]:
+        if not stream_slice:
+            return
+        survey_id = stream_slice["survey_id"]
+        try:
+            definition = self._client.get_result(f"survey-definitions/{survey_id}")
+        except QualtricsApiError as error:
+            if error.status in (403, 404):
+                logger.warning(
+                    "survey_questions: skipping survey %s (%s); the token's user needs view access to "
+                    "the survey definition (OAuth scope read:surveys)",
+                    survey_id,
+                    error,
+                )
+                return
+            raise
+        yield from question_records(survey_id, definition)
+        if stream_slice.get("last_modified"):
+            self._cursors[survey_id] = stream_slice["last_modified"]
