@@ -176,3 +176,26 @@ def test_oauth_client_credentials_check_and_read(simulator: ServerHandle, connec
     assert set(keys(run.records("responses"))) == ground_truth(simulator)
     assert simulator.sim.request_counts().get("POST oauth2/token", 0) >= 2
     assert "sim-secret" not in run.raw_stdout + check.raw_stdout
+
+
+def test_in_progress_responses_are_a_separate_snapshot(simulator: ServerHandle, connector: Connector) -> None:
+    catalog = configured_catalog("responses")
+    catalog["streams"].append(
+        {
+            "stream": {
+                "name": "in_progress_responses",
+                "json_schema": {},
+                "supported_sync_modes": ["full_refresh"],
+                "source_defined_primary_key": [["responseId"]],
+            },
+            "sync_mode": "full_refresh",
+            "destination_sync_mode": "overwrite",
+        }
+    )
+    run = connector.run("read", simulator_config(simulator.base_url), catalog=catalog)
+    assert run.returncode == 0, run.stderr[-2000:]
+    partial = run.records("in_progress_responses")
+    assert len(partial) == 3 * simulator.sim.config.in_progress_per_survey
+    assert all(record["finished"] is False for record in partial)
+    assert not set(keys(partial)) & ground_truth(simulator), "a partial is never also a recorded response"
+    assert set(keys(run.records("responses"))) == ground_truth(simulator)

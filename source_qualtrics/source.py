@@ -26,6 +26,7 @@ from source_qualtrics.config import OAuthClient, QualtricsConfig, parse_config
 from source_qualtrics.errors import ConfigError, QualtricsApiError, QualtricsConnectionError
 from source_qualtrics.export import ExportTiming
 from source_qualtrics.streams.families import directory_streams
+from source_qualtrics.streams.in_progress_responses import InProgressResponses
 from source_qualtrics.streams.responses import Responses
 from source_qualtrics.streams.survey_questions import SurveyQuestions
 from source_qualtrics.streams.surveys import Surveys
@@ -110,6 +111,7 @@ class SourceQualtrics(AbstractSource):
             Surveys(client),
             Responses(client, parsed, timing=self._export_timing, sleep=self._sleep),
             SurveyQuestions(client, parsed.survey_ids),
+            InProgressResponses(client, parsed, timing=self._export_timing, sleep=self._sleep),
             *directory_streams(client, parsed, timing=self._export_timing, sleep=self._sleep),
         ]
 

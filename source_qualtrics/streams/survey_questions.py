@@ -59,23 +59,19 @@ def _options(container: Any, order: Any, recodes: Any) -> list[dict[str, Any]]:
 
 def question_records(survey_id: str, definition: Mapping[str, Any]) -> Iterable[dict[str, Any]]:
     """Flatten a survey definition into question records, in block order."""
-    questions = definition.get("Questions") if isinstance(definition.get("Questions"), Mapping) else {}
-    blocks = definition.get("Blocks") if isinstance(definition.get("Blocks"), Mapping) else {}
-    placement: dict[str, tuple[str, str | None, bool, int]] = {}
+    raw_questions, raw_blocks = definition.get("Questions"), definition.get("Blocks")
+    questions: Mapping[str, Any] = raw_questions if isinstance(raw_questions, Mapping) else {}
+    blocks: Mapping[str, Any] = raw_blocks if isinstance(raw_blocks, Mapping) else {}
+    placement: dict[str, tuple[str | None, str | None, bool, int | None]] = {}
     position = 0
-    for block_id, block in blocks.items():
+    for key, block in blocks.items():
         if not isinstance(block, Mapping):
             continue
-        in_trash = block.get("Type") == "Trash"
+        trashed = block.get("Type") == "Trash"
         for element in block.get("BlockElements") or []:
             if isinstance(element, Mapping) and element.get("Type") == "Question":
                 position += 1
-                placement[str(element.get("QuestionID"))] = (
-                    block_id,
-                    block.get("Description"),
-                    in_trash,
-                    position,
-                )
+                placement[str(element.get("QuestionID"))] = (key, block.get("Description"), trashed, position)
     last_modified = definition.get("LastModified")
     for question_id, question in questions.items():
         if not isinstance(question, Mapping):

@@ -1,0 +1,163 @@
+"""A base for streams fed by Qualtrics' response-export job: one slice (and one export) per survey.
+
+It owns what every such stream needs: the surveys become slices, their exports are started ahead
+(`max_concurrent_exports`) while the previous file is parsed, the spool folder is cleaned up, and a
+survey whose export fails is recorded and skipped so the others still sync; the stream then ends
+with one error that lists the failed surveys. A subclass says which surveys to export with which
+body, how an exported line becomes a record, and what to remember once a survey is done.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from airbyte_cdk.models import FailureType, SyncMode
+from airbyte_cdk.sources.streams import Stream
+from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+
+from source_qualtrics.client import QualtricsClient
+from source_qualtrics.config import QualtricsConfig
+from source_qualtrics.errors import ExportFailed, QualtricsApiError, QualtricsConnectionError
+from source_qualtrics.export import (
+    ExportPipeline,
+    ExportRequest,
+    ExportRun,
+    ExportTiming,
+    ResponseExporter,
+    make_spool_dir,
+    remove_spool_dir,
+)
+
+logger = logging.getLogger("airbyte")
+
+
+@dataclass
+class PlannedExport:
+    """One survey's slice: the export to run and whatever the subclass wants back when it is done."""
+
+    request: ExportRequest
+    context: dict[str, Any] = field(default_factory=dict)
+
+
+class SurveyExportStream(Stream):
+    """One export per survey, started ahead, parsed one at a time, failures isolated per survey."""
+
+    def __init__(
+        self,
+        client: QualtricsClient,
+        config: QualtricsConfig,
+        *,
+        timing: ExportTiming | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._client = client
+        self._config = config
+        self._timing = timing
+        self._sleep = sleep
+        self._pipeline: ExportPipeline | None = None
+        self._spool_dir: Path | None = None
+        self._planned: dict[str, PlannedExport] = {}
+        self._failures: list[ExportFailed] = []
+
+    # -- what a subclass provides ---------------------------------------------------------------------
+
+    def plan(self, sync_mode: SyncMode) -> list[PlannedExport]:
+        raise NotImplementedError
+
+    def records_of(self, run: ExportRun, planned: PlannedExport) -> Iterator[Mapping[str, Any]]:
+        raise NotImplementedError
+
+    def survey_done(self, run: ExportRun, planned: PlannedExport, sync_mode: SyncMode) -> None:
+        """Called only after every record of the survey was handed over: the place to move a cursor."""
+
+    def tolerated(self, failure: ExportFailed) -> bool:
+        """Whether a failure is only worth a warning (e.g. a permission the stream can live without)."""
+        return False
+
+    # -- shared helpers -------------------------------------------------------------------------------
+
+    def survey_ids(self) -> list[str]:
+        """The configured surveys, else every survey the token's user can see."""
+        if self._config.survey_ids:
+            return list(self._config.survey_ids)
+        return [element["id"] for element in self._client.paginate("surveys") if element.get("id")]
+
+    # -- the machinery ------------------------------------------------------------------------------
+
+    def stream_slices(
+        self,
+        *,
+        sync_mode: SyncMode,
+        cursor_field: list[str] | None = None,
+        stream_state: Mapping[str, Any] | None = None,
+    ) -> Iterable[Mapping[str, Any] | None]:
+        planned = self.plan(sync_mode)
+        self._planned = {entry.request.survey_id: entry for entry in planned}
+        self._spool_dir = make_spool_dir()
+        exporter = ResponseExporter(self._client, self._spool_dir, timing=self._timing, sleep=self._sleep)
+        lookahead = self._config.max_concurrent_exports
+        self._pipeline = ExportPipeline(exporter, [entry.request for entry in planned], lookahead)
+        logger.info("%s: %d survey(s) to export, up to %d at a time", self.name, len(planned), lookahead)
+        for entry in planned:
+            yield {"survey_id": entry.request.survey_id}
+
+    def read_records(
+        self,
+        sync_mode: SyncMode,
+        cursor_field: list[str] | None = None,
+        stream_slice: Mapping[str, Any] | None = None,
+        stream_state: Mapping[str, Any] | None = None,
+    ) -> Iterable[Mapping[str, Any]]:
+        if not stream_slice or self._pipeline is None:
+            return
+        survey_id = stream_slice["survey_id"]
+        planned = self._planned[survey_id]
+        try:
+            run = self._pipeline.next_run(survey_id)
+        except (ExportFailed, QualtricsApiError, QualtricsConnectionError) as error:
+            self._record_failure(survey_id, error)
+            return
+        except Exception as error:  # an unexpected fault in one survey must not cost the others their sync
+            logger.exception("%s: unexpected error while exporting survey %s", self.name, survey_id)
+            self._record_failure(survey_id, error)
+            return
+        try:
+            yield from self.records_of(run, planned)
+        except ExportFailed as error:
+            self._record_failure(survey_id, error)
+            return
+        finally:
+            run.path.unlink(missing_ok=True)
+        self.survey_done(run, planned, sync_mode)
+
+    def read(self, *args: Any, **kwargs: Any) -> Iterator[Any]:
+        """Read every survey; only then report the ones that failed, so the others keep their progress."""
+        self._failures = []
+        try:
+            yield from super().read(*args, **kwargs)
+        finally:
+            if self._spool_dir is not None:
+                remove_spool_dir(self._spool_dir)
+                self._spool_dir = None
+        if self._failures:
+            listing = "; ".join(str(failure) for failure in self._failures)
+            all_config = all(failure.is_config_error for failure in self._failures)
+            raise AirbyteTracedException(
+                message=f"{self.name}: {len(self._failures)} survey(s) could not be exported and keep their "
+                f"previous cursor: {listing}",
+                internal_message=listing,
+                failure_type=FailureType.config_error if all_config else FailureType.system_error,
+            )
+
+    def _record_failure(self, survey_id: str, error: Exception) -> None:
+        failure = error if isinstance(error, ExportFailed) else ExportFailed(survey_id, str(error))
+        if self.tolerated(failure):
+            logger.warning("%s: survey %s skipped: %s", self.name, survey_id, failure.reason)
+            return
+        logger.error("%s: survey %s failed, cursor unchanged: %s", self.name, survey_id, failure.reason)
+        self._failures.append(failure)
