@@ -198,4 +198,6 @@ def test_in_progress_responses_are_a_separate_snapshot(simulator: ServerHandle, 
     assert len(partial) == 3 * simulator.sim.config.in_progress_per_survey
     assert all(record["finished"] is False for record in partial)
     assert not set(keys(partial)) & ground_truth(simulator), "a partial is never also a recorded response"
+    estimates = [m["trace"]["estimate"] for m in run.of_type("TRACE") if m["trace"]["type"] == "ESTIMATE"]
+    assert {e["name"] for e in estimates} >= {"in_progress_responses"}
     assert set(keys(run.records("responses"))) == ground_truth(simulator)
