@@ -42,7 +42,8 @@ class RetryPolicy:
     max_attempts: int = 6
     base_delay: float = 1.0
     max_delay: float = 60.0
-    max_total_wait: float = 600.0
+    max_retry_after: float = 600.0
+    max_total_wait: float = 1800.0
     connect_timeout: float = 15.0
     read_timeout: float = 300.0
 
@@ -232,7 +233,7 @@ class QualtricsClient:
         if value is None:
             return None
         try:
-            return min(self._retry.max_delay, max(0.0, float(value)))
+            return min(self._retry.max_retry_after, max(0.0, float(value)))
         except ValueError:
             return None
 

@@ -98,7 +98,14 @@ def _check_against_spec(raw: Mapping[str, Any]) -> None:
 
     The message names the setting and the rule, never the value: a value may be a secret.
     """
-    error = jsonschema.exceptions.best_match(_spec_validator().iter_errors(dict(raw)))
+    normalised = dict(raw)
+    if isinstance(raw.get("credentials"), Mapping):
+        normalised["credentials"] = {"auth_type": "api_token", **raw["credentials"]}
+    if isinstance(raw.get("survey_ids"), list):
+        normalised["survey_ids"] = [
+            item.strip() if isinstance(item, str) else item for item in raw["survey_ids"]
+        ]
+    error = jsonschema.exceptions.best_match(_spec_validator().iter_errors(normalised))
     if error is None:
         return
     where = ".".join(str(part) for part in error.absolute_path) or "the configuration"

@@ -192,8 +192,12 @@ class ResponseExporter:
             handle, name = tempfile.mkstemp(prefix=f"{survey_id}-", suffix=".export", dir=self._spool_dir)
             path = Path(name)
             try:
+                began = self._clock()
                 with os.fdopen(handle, "wb") as sink:
-                    self._client.download(f"surveys/{survey_id}/export-responses/{file_id}/file", sink)
+                    size = self._client.download(f"surveys/{survey_id}/export-responses/{file_id}/file", sink)
+                logger.info(
+                    "Survey %s: downloaded %.1f MB in %.1f s", survey_id, size / 1e6, self._clock() - began
+                )
                 verify_export_file(path)
                 return path
             except (TruncatedDownload, CorruptExport, QualtricsConnectionError) as error:
@@ -224,7 +228,12 @@ class ResponseExporter:
                 logger.warning(
                     "Survey %s: %s; starting the export again", job.request.survey_id, error.reason
                 )
-                job = self._post(job.request, job.body, used_fallback=job.used_fallback)
+                try:
+                    job = self._post(job.request, job.body, used_fallback=job.used_fallback)
+                except QualtricsApiError as api_error:
+                    raise _as_export_failure(
+                        job.request.survey_id, api_error, "restarting the export"
+                    ) from None
         survey_id = job.request.survey_id
         path = self.download(survey_id, file_id)
         return ExportRun(

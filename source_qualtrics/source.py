@@ -108,7 +108,7 @@ class SourceQualtrics(AbstractSource):
         parsed = parse_config(config)
         client = self.make_client(parsed)
         return [
-            Surveys(client),
+            Surveys(client, parsed.survey_ids),
             Responses(client, parsed, timing=self._export_timing, sleep=self._sleep),
             SurveyQuestions(client, parsed.survey_ids),
             InProgressResponses(client, parsed, timing=self._export_timing, sleep=self._sleep),
@@ -146,6 +146,12 @@ def _read_input(kind: str, load: Callable[[], T]) -> T:
 
 
 def describe_check_error(config: QualtricsConfig, error: QualtricsApiError) -> str:
+    if error.status == 401 and isinstance(config.credentials, OAuthClient):
+        return (
+            f"Qualtrics rejected the OAuth access token on {config.host} ({error.error_code or 'HTTP 401'}). "
+            "An OAuth token only works on the datacenter where its client was created: check the "
+            "Datacenter setting, and that the client is still active."
+        )
     if error.status == 401:
         return (
             f"Qualtrics rejected the API token ({error.error_code or 'HTTP 401'}). A deactivated or rotated "

@@ -241,3 +241,23 @@ def test_a_truncated_download_is_fetched_again(source, api) -> None:  # type: ig
     )
     output = run_read(source, config(), "responses")
     assert response_ids(output) == ["R_a00000000000001"]
+
+
+def test_a_listed_survey_that_cannot_be_exported_is_a_warning_not_a_failure(source, api) -> None:  # type: ignore[no-untyped-def]
+    list_surveys(api, SV_A, SV_B)
+    api.post(
+        f"{BASE_URL}/surveys/{SV_A}/export-responses",
+        status_code=403,
+        json=error_body("403 - Forbidden", "AUTH_1", "Not allowed"),
+    )
+    FakeExportApi(api, SV_B, zip_of({"b.ndjson": ndjson([response("R_b00000000000001")])}))
+    output = run_read(source, config(), "responses")
+    assert response_ids(output) == ["R_b00000000000001"]
+    assert not output.errors
+    assert output.is_in_logs(f"survey {SV_A} skipped")
+
+
+def test_survey_ids_also_limit_the_surveys_stream(source, api) -> None:  # type: ignore[no-untyped-def]
+    list_surveys(api, SV_A, SV_B)
+    output = run_read(source, config(survey_ids=[SV_B]), "surveys", sync_mode=SyncMode.full_refresh)
+    assert [m.record.data["id"] for m in output.records] == [SV_B]

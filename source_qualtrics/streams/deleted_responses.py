@@ -96,7 +96,8 @@ class ResponseIds(SurveyExportStream, IncrementalMixin):
             if sync_mode == SyncMode.incremental:
                 deleted = self.deleted_count(survey_id)
                 previous = (self._cursors.get(survey_id) or {}).get("deletedCount")
-                if deleted == 0 or (deleted is not None and deleted == previous):
+                unchanged = deleted is not None and deleted == (previous or 0)
+                if unchanged:
                     logger.info(
                         "response_ids: survey %s has %s deleted response(s), as at its last snapshot; "
                         "no export needed",

@@ -20,8 +20,9 @@ class Surveys(Stream, IncrementalMixin):
     primary_key = "id"
     cursor_field = "lastModified"
 
-    def __init__(self, client: QualtricsClient) -> None:
+    def __init__(self, client: QualtricsClient, survey_ids: tuple[str, ...] | None = None) -> None:
         self._client = client
+        self._survey_ids = frozenset(survey_ids) if survey_ids else None
         self._cursor: str | None = None
 
     @property
@@ -52,6 +53,8 @@ class Surveys(Stream, IncrementalMixin):
         since = self._cursor if sync_mode == SyncMode.incremental else None
         newest = self._cursor
         for element in self._client.paginate("surveys"):
+            if self._survey_ids is not None and element.get("id") not in self._survey_ids:
+                continue
             record = {name: element.get(name) for name in SURVEY_FIELDS}
             modified = record["lastModified"]
             if since and isinstance(modified, str) and modified < since:
