@@ -201,3 +201,47 @@ def test_in_progress_responses_are_a_separate_snapshot(simulator: ServerHandle, 
     estimates = [m["trace"]["estimate"] for m in run.of_type("TRACE") if m["trace"]["type"] == "ESTIMATE"]
     assert {e["name"] for e in estimates} >= {"in_progress_responses"}
     assert set(keys(run.records("responses"))) == ground_truth(simulator)
+
+
+def answers_catalog() -> dict[str, Any]:
+    catalog = configured_catalog("responses")
+    catalog["streams"].append(
+        {
+            "stream": {
+                "name": "question_answers",
+                "json_schema": {},
+                "supported_sync_modes": ["full_refresh", "incremental"],
+                "source_defined_cursor": True,
+                "source_defined_primary_key": [["surveyId"], ["responseId"], ["answerKey"]],
+            },
+            "sync_mode": "incremental",
+            "destination_sync_mode": "append_dedup",
+            "primary_key": [["surveyId"], ["responseId"], ["answerKey"]],
+        }
+    )
+    return catalog
+
+
+def test_responses_and_question_answers_share_one_export_per_survey(
+    simulator: ServerHandle, connector: Connector
+) -> None:
+    config = simulator_config(simulator.base_url)
+    first = connector.run("read", config, catalog=answers_catalog())
+    assert first.returncode == 0, first.stderr[-2000:]
+    assert simulator.sim.request_counts()["POST export-responses"] == 3
+    answered = {(row["surveyId"], row["responseId"]) for row in first.records("question_answers")}
+    assert answered == ground_truth(simulator)
+    answer_keys = [
+        (r["surveyId"], r["responseId"], r["answerKey"]) for r in first.records("question_answers")
+    ]
+    assert len(answer_keys) == len(set(answer_keys))
+
+    sim = simulator.sim
+    edited = sim.edit_responses(sim.survey_ids()[0], 2)
+    second = connector.run(
+        "read", config, catalog=answers_catalog(), state=as_state_arg(first.state_messages())
+    )
+    assert second.returncode == 0, second.stderr[-2000:]
+    assert simulator.sim.request_counts()["POST export-responses"] == 6, "still one export per survey"
+    assert {r["responseId"] for r in second.records("responses")} == set(edited)
+    assert {r["responseId"] for r in second.records("question_answers")} == set(edited)

@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Mapping, MutableMapping
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from importlib import resources
 from typing import Any, TypeVar
 
 from airbyte_cdk.models import (
     AirbyteConnectionStatus,
+    AirbyteMessage,
     AirbyteStateMessage,
     ConfiguredAirbyteCatalog,
     ConnectorSpecification,
@@ -18,6 +19,7 @@ from airbyte_cdk.models import (
     Status,
 )
 from airbyte_cdk.sources import AbstractSource
+from airbyte_cdk.sources.connector_state_manager import ConnectorStateManager
 from airbyte_cdk.sources.streams import Stream
 
 from source_qualtrics.auth import ApiTokenAuth, Authenticator, OAuthClientCredentials
@@ -27,6 +29,7 @@ from source_qualtrics.errors import ConfigError, QualtricsApiError, QualtricsCon
 from source_qualtrics.export import ExportTiming
 from source_qualtrics.streams.families import directory_streams
 from source_qualtrics.streams.in_progress_responses import InProgressResponses
+from source_qualtrics.streams.question_answers import QuestionAnswers, share_one_pass
 from source_qualtrics.streams.responses import Responses
 from source_qualtrics.streams.survey_questions import SurveyQuestions
 from source_qualtrics.streams.surveys import Surveys
@@ -41,6 +44,7 @@ class SourceQualtrics(AbstractSource):
         """`sleep` and `export_timing` exist so tests can run retries and polling without waiting."""
         self._sleep = sleep
         self._export_timing = export_timing
+        self._one_pass_for_answers = False
 
     def spec(self, logger: logging.Logger) -> ConnectorSpecification:
         """Serve the repository's spec.json, which the package carries as `source_qualtrics/spec.json`."""
@@ -104,12 +108,29 @@ class SourceQualtrics(AbstractSource):
         logger.info(message)
         return True, message
 
+    def read(
+        self,
+        logger: logging.Logger,
+        config: Mapping[str, Any],
+        catalog: ConfiguredAirbyteCatalog,
+        state: list[AirbyteStateMessage] | None = None,
+    ) -> Iterator[AirbyteMessage]:
+        """Note which streams are selected, so `responses` can serve `question_answers` in one pass."""
+        self._one_pass_for_answers = can_share_one_pass(catalog, state)
+        yield from super().read(logger, config, catalog, state)
+
     def streams(self, config: Mapping[str, Any]) -> list[Stream]:
         parsed = parse_config(config)
         client = self.make_client(parsed)
+        export_args: dict[str, Any] = {"timing": self._export_timing, "sleep": self._sleep}
+        responses = Responses(client, parsed, **export_args)
+        answers = QuestionAnswers(client, parsed, **export_args)
+        if self._one_pass_for_answers:
+            share_one_pass(responses, answers)
         return [
             Surveys(client, parsed.survey_ids),
-            Responses(client, parsed, timing=self._export_timing, sleep=self._sleep),
+            responses,
+            answers,
             SurveyQuestions(client, parsed.survey_ids),
             InProgressResponses(client, parsed, timing=self._export_timing, sleep=self._sleep),
             *directory_streams(client, parsed, timing=self._export_timing, sleep=self._sleep),
@@ -130,6 +151,16 @@ class SourceQualtrics(AbstractSource):
             sleep=self._sleep,
             requests_per_minute=config.requests_per_minute,
         )
+
+
+def can_share_one_pass(catalog: ConfiguredAirbyteCatalog, state: list[AirbyteStateMessage] | None) -> bool:
+    """`responses` can build `question_answers` from its own exports when both are selected in the same
+    sync mode and both stand at the same cursors (always true once they have synced together)."""
+    modes = {entry.stream.name: entry.sync_mode for entry in catalog.streams}
+    if "responses" not in modes or modes.get("question_answers") != modes["responses"]:
+        return False
+    manager = ConnectorStateManager(state=state)
+    return manager.get_stream_state("responses", None) == manager.get_stream_state("question_answers", None)
 
 
 T = TypeVar("T")

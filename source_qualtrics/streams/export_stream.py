@@ -27,6 +27,7 @@ from airbyte_cdk.models import (
     TraceType,
     Type,
 )
+from airbyte_cdk.sources.connector_state_manager import ConnectorStateManager
 from airbyte_cdk.sources.streams import Stream
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
@@ -118,17 +119,24 @@ class SurveyExportStream(Stream):
         self._planned: dict[str, PlannedExport] = {}
         self._failures: list[ExportFailed] = []
         self._progress = Progress(0)
+        self._state_manager: ConnectorStateManager | None = None
 
     # -- what a subclass provides ---------------------------------------------------------------------
 
     def plan(self, sync_mode: SyncMode) -> list[PlannedExport]:
         raise NotImplementedError
 
-    def records_of(self, run: ExportRun, planned: PlannedExport) -> Iterator[Mapping[str, Any]]:
+    def records_of(
+        self, run: ExportRun, planned: PlannedExport
+    ) -> Iterator[Mapping[str, Any] | AirbyteMessage]:
         raise NotImplementedError
 
     def survey_done(self, run: ExportRun, planned: PlannedExport, sync_mode: SyncMode) -> None:
         """Called only after every record of the survey was handed over: the place to move a cursor."""
+
+    def after_survey(self, sync_mode: SyncMode) -> Iterable[AirbyteMessage]:
+        """Extra messages once a survey is done and its cursor moved (e.g. a companion's checkpoint)."""
+        return ()
 
     def tolerated(self, failure: ExportFailed) -> bool:
         """Whether a failure is only worth a warning (e.g. a permission the stream can live without)."""
@@ -197,10 +205,12 @@ class SurveyExportStream(Stream):
             self._progress.survey_finished(count, size)
         logger.info("%s: survey %s done, %d record(s)", self.name, survey_id, count)
         self.survey_done(run, planned, sync_mode)
+        yield from self.after_survey(sync_mode)
 
     def read(self, *args: Any, **kwargs: Any) -> Iterator[Any]:
         """Read every survey; only then report the ones that failed, so the others keep their progress."""
         self._failures = []
+        self._state_manager = args[4] if len(args) > 4 else kwargs.get("state_manager")
         try:
             yield from super().read(*args, **kwargs)
         finally:

@@ -12,9 +12,9 @@ import logging
 import time
 from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Protocol
 
-from airbyte_cdk.models import SyncMode
+from airbyte_cdk.models import AirbyteMessage, SyncMode
 from airbyte_cdk.sources.streams import IncrementalMixin
 
 from source_qualtrics.client import QualtricsClient
@@ -26,13 +26,23 @@ from source_qualtrics.streams.response_state import ResponsesState, SurveyCursor
 
 logger = logging.getLogger("airbyte")
 
+
+class Companion(Protocol):
+    """A stream fed from `responses`' own pass over each export file."""
+
+    @property
+    def name(self) -> str: ...
+
+    def as_messages(self, record: Mapping[str, Any]) -> Iterator[AirbyteMessage]: ...
+
+
 # Metadata keys of `values` promoted to top-level columns (see `to_record`), by declared type.
 PROMOTED_TEXT = ("recordedDate", "startDate", "endDate", "distributionChannel", "userLanguage")
 PROMOTED_INT = ("status", "progress", "duration")
 
 
 class Responses(SurveyExportStream, IncrementalMixin):
-    primary_key = "responseId"
+    primary_key: str | list[str] = "responseId"
     cursor_field = "lastModifiedDate"
 
     def __init__(
@@ -45,6 +55,13 @@ class Responses(SurveyExportStream, IncrementalMixin):
     ) -> None:
         super().__init__(client, config, timing=timing, sleep=sleep)
         self._state = ResponsesState()
+        #: a stream whose records are built from ours in the same pass (question_answers), if any
+        self.companion: Companion | None = None
+        #: set on a companion: `responses` reads for it, so its own read does nothing
+        self.served_by_responses = False
+
+    def share_state_with(self, other: Responses) -> None:
+        self._state = other._state
 
     @property
     def name(self) -> str:
@@ -97,16 +114,28 @@ class Responses(SurveyExportStream, IncrementalMixin):
 
     # -- records, then the survey's cursor --------------------------------------------------------------
 
-    def records_of(self, run: ExportRun, planned: PlannedExport) -> Iterator[Mapping[str, Any]]:
+    def after_survey(self, sync_mode: SyncMode) -> Iterator[AirbyteMessage]:
+        """The companion's checkpoint, right after ours would be: both share the cursors."""
+        if self.companion is not None and sync_mode == SyncMode.incremental and self._state_manager:
+            name = self.companion.name
+            self._state_manager.update_state_for_stream(name, None, self._state.as_json())
+            yield self._state_manager.create_state_message(name, None)
+
+    def records_of(
+        self, run: ExportRun, planned: PlannedExport
+    ) -> Iterator[Mapping[str, Any] | AirbyteMessage]:
         survey_id = run.survey_id
         newest_key = ""
         newest = None
+        companion = self.companion
         for raw in run.records():
             record = to_record(survey_id, raw)
             modified = record["lastModifiedDate"]
             if isinstance(modified, str) and modified[:19] > newest_key:
                 newest_key, newest = modified[:19], modified
             yield record
+            if companion is not None:
+                yield from companion.as_messages(record)
         planned.context["newest"] = newest
 
     def tolerated(self, failure: ExportFailed) -> bool:
