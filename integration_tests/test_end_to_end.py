@@ -245,3 +245,16 @@ def test_responses_and_question_answers_share_one_export_per_survey(
     assert simulator.sim.request_counts()["POST export-responses"] == 6, "still one export per survey"
     assert {r["responseId"] for r in second.records("responses")} == set(edited)
     assert {r["responseId"] for r in second.records("question_answers")} == set(edited)
+
+
+def test_question_ids_narrow_what_each_response_carries(
+    simulator: ServerHandle, connector: Connector
+) -> None:
+    config = simulator_config(simulator.base_url, question_ids=["QID1"], survey_metadata_ids=["endDate"])
+    run = connector.run("read", config, catalog=configured_catalog("responses"))
+    assert run.returncode == 0, run.stderr[-2000:]
+    records = run.records("responses")
+    assert set(keys(records)) == ground_truth(simulator)
+    question_keys = {key for r in records for key in r["values"] if key.startswith("QID")}
+    assert question_keys == {"QID1"}
+    assert not any("ipAddress" in r["values"] for r in records)

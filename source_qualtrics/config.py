@@ -27,6 +27,7 @@ DEFAULT_MAX_CONCURRENT_EXPORTS = 4
 
 _DATACENTER_ID = re.compile(r"^[a-z]{2,4}[0-9]{0,2}$")
 _HOST_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+_QUESTION_ID = re.compile(r"^QID[0-9]+$")
 _SURVEY_ID = re.compile(r"^SV_[A-Za-z0-9]{11,20}$")
 
 ACCEPTED_DATACENTER_FORMS = (
@@ -48,6 +49,28 @@ class OAuthClient:
 
 
 @dataclass(frozen=True)
+class ExportOptions:
+    """What each response export includes; None means Qualtrics' default (everything)."""
+
+    question_ids: tuple[str, ...] | None = None
+    embedded_data_ids: tuple[str, ...] | None = None
+    survey_metadata_ids: tuple[str, ...] | None = None
+    filter_id: str | None = None
+
+    def apply(self, body: dict[str, Any]) -> dict[str, Any]:
+        if self.question_ids is not None:
+            body["questionIds"] = list(self.question_ids)
+        if self.embedded_data_ids is not None:
+            body["embeddedDataIds"] = list(self.embedded_data_ids)
+        if self.survey_metadata_ids is not None:
+            # the cursor is a recorded/modified date: an export without it could never move forward
+            body["surveyMetadataIds"] = sorted({*self.survey_metadata_ids, "recordedDate"})
+        if self.filter_id:
+            body["filterId"] = self.filter_id
+        return body
+
+
+@dataclass(frozen=True)
 class QualtricsConfig:
     """What the connector needs to know, already normalised."""
 
@@ -57,6 +80,7 @@ class QualtricsConfig:
     survey_ids: tuple[str, ...] | None = None
     max_concurrent_exports: int = DEFAULT_MAX_CONCURRENT_EXPORTS
     requests_per_minute: int = DEFAULT_REQUESTS_PER_MINUTE
+    export_options: ExportOptions = ExportOptions()
 
     @property
     def host(self) -> str:
@@ -87,6 +111,12 @@ def parse_config(raw: Mapping[str, Any]) -> QualtricsConfig:
         ),
         requests_per_minute=_bounded_int(
             raw.get("requests_per_minute"), "Requests per minute", DEFAULT_REQUESTS_PER_MINUTE, 10, 3000
+        ),
+        export_options=ExportOptions(
+            question_ids=_text_list(raw.get("question_ids"), "Question IDs", _QUESTION_ID, "QID1"),
+            embedded_data_ids=_text_list(raw.get("embedded_data_ids"), "Embedded data fields"),
+            survey_metadata_ids=_text_list(raw.get("survey_metadata_ids"), "Response metadata"),
+            filter_id=_optional_text(raw.get("filter_id"), "Saved filter ID"),
         ),
     )
     _check_against_spec(raw)
@@ -233,6 +263,28 @@ def _parse_survey_ids(value: Any) -> tuple[str, ...] | None:
         if survey_id not in cleaned:
             cleaned.append(survey_id)
     return tuple(cleaned)
+
+
+def _text_list(
+    value: Any, title: str, pattern: re.Pattern[str] | None = None, example: str = ""
+) -> tuple[str, ...] | None:
+    if value is None or value == []:
+        return None
+    if not isinstance(value, list) or not all(isinstance(item, str) and item.strip() for item in value):
+        raise ConfigError(f"{title} must be a list of non-empty texts.")
+    items = tuple(dict.fromkeys(item.strip() for item in value))
+    bad = [item for item in items if pattern is not None and not pattern.match(item)]
+    if bad:
+        raise ConfigError(f"{title}: {', '.join(bad)} not in the expected form (such as '{example}').")
+    return items
+
+
+def _optional_text(value: Any, title: str) -> str | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise ConfigError(f"{title} must be a text.")
+    return value.strip() or None
 
 
 def _bounded_int(value: Any, title: str, default: int, low: int, high: int) -> int:

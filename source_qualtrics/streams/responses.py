@@ -88,20 +88,22 @@ class Responses(SurveyExportStream, IncrementalMixin):
         ]
 
     def _export_request(self, survey_id: str, incremental: bool) -> ExportRequest:
-        base: dict[str, Any] = {
-            "format": "ndjson",
-            "compress": True,
-            "sortByLastModifiedDate": True,
-        }
+        options = self._config.export_options
+        base: dict[str, Any] = options.apply({"format": "ndjson", "compress": True})
         cursor = self._state.get(survey_id) if incremental else None
-        window = dict(base, allowContinuation=True)
+        if options.filter_id:
+            # Qualtrics refuses continuation and last-modified sorting with a filter: recorded-date window
+            window = dict(base)
+        else:
+            base["sortByLastModifiedDate"] = True
+            window = dict(base, allowContinuation=True)
         since = self._config.start_date
         if cursor and cursor.last_modified:
             since = _floor_to_second(cursor.last_modified) or since
         if since:
             window["startDate"] = format_api_datetime(since)
-        token = cursor.usable_token(datetime.now(timezone.utc)) if cursor else None
-        if cursor and cursor.continuation_token and not token:
+        token = cursor.usable_token(datetime.now(timezone.utc)) if cursor and not options.filter_id else None
+        if cursor and cursor.continuation_token and not token and not options.filter_id:
             logger.warning(
                 "Survey %s: the stored continuation token is older than Qualtrics keeps tokens; "
                 "exporting responses modified since %s instead.",
