@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test lint demo bench clean install
+.PHONY: test lint demo bench clean install image-test
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,7 +28,11 @@ demo: $(STAMP)
 	AIRBYTE_OFFLINE_MODE=1 DO_NOT_TRACK=1 $(BIN)/python -m demo.run
 
 bench: $(STAMP)
-	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+# The Docker image built (buildah, no Docker engine) and run against the simulator; needs root.
+image-test: $(STAMP)
+	$(BIN)/python image_tests/run_image_test.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info

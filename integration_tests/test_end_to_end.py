@@ -258,3 +258,40 @@ def test_question_ids_narrow_what_each_response_carries(
     question_keys = {key for r in records for key in r["values"] if key.startswith("QID")}
     assert question_keys == {"QID1"}
     assert not any("ipAddress" in r["values"] for r in records)
+
+
+def test_per_survey_streams_are_typed_from_the_definition(
+    simulator: ServerHandle, connector: Connector
+) -> None:
+    config = simulator_config(simulator.base_url, per_survey_streams=True)
+    discovered = connector.run("discover", config)
+    (catalog,) = discovered.of_type("CATALOG")
+    survey_id = simulator.sim.survey_ids()[0]
+    name = f"responses_{survey_id}"
+    stream = next(s for s in catalog["catalog"]["streams"] if s["name"] == name)
+    properties = stream["json_schema"]["properties"]
+    assert properties["QID1"]["type"] == ["null", "integer"] and properties["QID2"]["type"] == [
+        "null",
+        "array",
+    ]
+    assert properties["QID3_TEXT"]["type"] == ["null", "string"] and "QID4_1" in properties
+    assert simulator.sim.request_counts().get("POST export-responses", 0) == 0
+    run = connector.run(
+        "read",
+        config,
+        catalog={
+            "streams": [
+                {
+                    "stream": dict(stream, json_schema={}),
+                    "sync_mode": "incremental",
+                    "destination_sync_mode": "append_dedup",
+                    "cursor_field": ["lastModifiedDate"],
+                    "primary_key": [["responseId"]],
+                }
+            ]
+        },
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    rows = run.records(name)
+    assert {r["responseId"] for r in rows} == set(simulator.sim.response_ids(survey_id))
+    assert all(isinstance(r.get("QID1", 0), int) for r in rows)

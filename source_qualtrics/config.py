@@ -81,6 +81,7 @@ class QualtricsConfig:
     max_concurrent_exports: int = DEFAULT_MAX_CONCURRENT_EXPORTS
     requests_per_minute: int = DEFAULT_REQUESTS_PER_MINUTE
     export_options: ExportOptions = ExportOptions()
+    per_survey_streams: bool = False
 
     @property
     def host(self) -> str:
@@ -118,6 +119,7 @@ def parse_config(raw: Mapping[str, Any]) -> QualtricsConfig:
             survey_metadata_ids=_text_list(raw.get("survey_metadata_ids"), "Response metadata"),
             filter_id=_optional_text(raw.get("filter_id"), "Saved filter ID"),
         ),
+        per_survey_streams=raw.get("per_survey_streams") is True,
     )
     _check_against_spec(raw)
     return config

@@ -29,6 +29,7 @@ from source_qualtrics.errors import ConfigError, QualtricsApiError, QualtricsCon
 from source_qualtrics.export import ExportTiming
 from source_qualtrics.streams.families import directory_streams
 from source_qualtrics.streams.in_progress_responses import InProgressResponses
+from source_qualtrics.streams.per_survey import per_survey_streams
 from source_qualtrics.streams.question_answers import QuestionAnswers, share_one_pass
 from source_qualtrics.streams.responses import Responses
 from source_qualtrics.streams.survey_questions import SurveyQuestions
@@ -134,6 +135,7 @@ class SourceQualtrics(AbstractSource):
             SurveyQuestions(client, parsed.survey_ids),
             InProgressResponses(client, parsed, timing=self._export_timing, sleep=self._sleep),
             *directory_streams(client, parsed, timing=self._export_timing, sleep=self._sleep),
+            *(per_survey_streams(client, parsed, **export_args) if parsed.per_survey_streams else []),
         ]
 
     def make_client(self, config: QualtricsConfig) -> QualtricsClient:
