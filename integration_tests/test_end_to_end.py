@@ -295,3 +295,32 @@ def test_per_survey_streams_are_typed_from_the_definition(
     rows = run.records(name)
     assert {r["responseId"] for r in rows} == set(simulator.sim.response_ids(survey_id))
     assert all(isinstance(r.get("QID1", 0), int) for r in rows)
+
+
+def test_survey_questions_describe_every_question_once(simulator: ServerHandle, connector: Connector) -> None:
+    catalog = {
+        "streams": [
+            {
+                "stream": {
+                    "name": "survey_questions",
+                    "json_schema": {},
+                    "supported_sync_modes": ["full_refresh", "incremental"],
+                    "source_defined_cursor": True,
+                },
+                "sync_mode": "incremental",
+                "destination_sync_mode": "append_dedup",
+                "primary_key": [["surveyId"], ["questionId"]],
+            }
+        ]
+    }
+    config = simulator_config(simulator.base_url)
+    first = connector.run("read", config, catalog=catalog)
+    assert first.returncode == 0, first.stderr[-2000:]
+    rows = first.records("survey_questions")
+    assert {(r["surveyId"], r["questionId"]) for r in rows} == {
+        (sid, f"QID{n}") for sid in simulator.sim.survey_ids() for n in range(1, 7)
+    }
+    nps = next(r for r in rows if r["selector"] == "NPS")
+    assert [c["recode"] for c in nps["choices"]] == [str(n) for n in range(11)]
+    second = connector.run("read", config, catalog=catalog, state=as_state_arg(first.state_messages()))
+    assert second.records("survey_questions") == [], "unchanged surveys are not read again"
