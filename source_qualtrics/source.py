@@ -31,6 +31,7 @@ from source_qualtrics.streams.families import directory_streams
 from source_qualtrics.streams.in_progress_responses import InProgressResponses
 from source_qualtrics.streams.per_survey import per_survey_streams
 from source_qualtrics.streams.question_answers import QuestionAnswers, share_one_pass
+from source_qualtrics.streams.response_state import ResponsesState
 from source_qualtrics.streams.responses import Responses
 from source_qualtrics.streams.survey_questions import SurveyQuestions
 from source_qualtrics.streams.surveys import Surveys
@@ -39,6 +40,10 @@ PROXY_NOTICE_MARKER = "use this host instead:"
 
 
 class SourceQualtrics(AbstractSource):
+    # The CDK's own spec validation words its errors for developers (a regex, a schema path);
+    # `parse_config` checks the same spec and says what to change, so it alone validates.
+    check_config_against_spec = False
+
     def __init__(
         self, *, sleep: Callable[[float], None] = time.sleep, export_timing: ExportTiming | None = None
     ):
@@ -117,6 +122,8 @@ class SourceQualtrics(AbstractSource):
         state: list[AirbyteStateMessage] | None = None,
     ) -> Iterator[AirbyteMessage]:
         """Note which streams are selected, so `responses` can serve `question_answers` in one pass."""
+        parse_config(config)  # a user's mistake stops the sync here, as one line, before any stream starts
+        check_saved_state(catalog, state)
         self._one_pass_for_answers = can_share_one_pass(catalog, state)
         yield from super().read(logger, config, catalog, state)
 
@@ -153,6 +160,15 @@ class SourceQualtrics(AbstractSource):
             sleep=self._sleep,
             requests_per_minute=config.requests_per_minute,
         )
+
+
+def check_saved_state(catalog: ConfiguredAirbyteCatalog, state: list[AirbyteStateMessage] | None) -> None:
+    """A damaged per-survey state is reported once, up front, rather than as a failure mid-sync."""
+    manager = ConnectorStateManager(state=state)
+    for entry in catalog.streams:
+        name = entry.stream.name
+        if name in ("responses", "question_answers") or name.startswith("responses_"):
+            ResponsesState().load(manager.get_stream_state(name, None))
 
 
 def can_share_one_pass(catalog: ConfiguredAirbyteCatalog, state: list[AirbyteStateMessage] | None) -> bool:

@@ -1,0 +1,78 @@
+"""Bad input files and values: one clear config_error line, no traceback, nothing read."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+from qualtrics_simulator import ServerHandle
+
+from integration_tests.connector import CLI, Connector, configured_catalog, parse_lines, simulator_config
+
+
+def run_raw(args: list[str]) -> tuple[int, list[dict], str]:  # type: ignore[type-arg]
+    completed = subprocess.run([CLI, *args], capture_output=True, text=True, timeout=120, check=False)
+    return completed.returncode, list(parse_lines(completed.stdout)), completed.stderr
+
+
+def config_error(messages: list[dict]) -> dict:  # type: ignore[type-arg]
+    (error,) = [
+        m["trace"]["error"] for m in messages if m.get("type") == "TRACE" and m["trace"]["type"] == "ERROR"
+    ]
+    assert error["failure_type"] == "config_error"
+    assert not error.get("stack_trace"), "no traceback for a user's mistake"
+    assert "\n" not in error["message"]
+    return error
+
+
+@pytest.mark.parametrize(
+    ("overrides", "fragment"),
+    [
+        ({"datacenter": "https://evil.example.com"}, "Datacenter"),
+        ({"start_date": "last tuesday"}, "Start date"),
+        ({"survey_ids": ["not-a-survey"]}, "SV_"),
+        ({"max_concurrent_exports": 0}, "Concurrent exports"),
+    ],
+)
+def test_a_bad_setting_is_one_line_that_says_what_to_change(
+    simulator: ServerHandle, connector: Connector, overrides: dict, fragment: str
+) -> None:  # type: ignore[type-arg]
+    run = connector.run(
+        "read", {**simulator_config(simulator.base_url), **overrides}, catalog=configured_catalog("responses")
+    )
+    assert run.returncode == 1
+    assert fragment in config_error(run.messages)["message"]
+    assert "Traceback" not in run.stderr
+    assert not run.records("responses")
+
+
+def test_a_malformed_state_file_is_a_config_error(
+    simulator: ServerHandle, connector: Connector, tmp_path: Path
+) -> None:
+    args = connector.args(
+        "read", simulator_config(simulator.base_url), catalog=configured_catalog("responses")
+    )
+    state = tmp_path / "state.json"
+    state.write_text("{not json")
+    code, messages, stderr = run_raw([*args[1:], "--state", str(state)])
+    assert code == 1 and "state file" in config_error(messages)["message"]
+    assert "Traceback" not in stderr
+
+
+def test_a_state_of_the_wrong_shape_is_a_config_error(simulator: ServerHandle, connector: Connector) -> None:
+    bad = [
+        {
+            "type": "STREAM",
+            "stream": {"stream_descriptor": {"name": "responses"}, "stream_state": {"states": 5}},
+        }
+    ]
+    run = connector.run(
+        "read", simulator_config(simulator.base_url), catalog=configured_catalog("responses"), state=bad
+    )
+    assert "reset the stream" in config_error(run.messages)["message"]
+
+
+def test_a_malformed_catalog_is_a_config_error(simulator: ServerHandle, connector: Connector) -> None:
+    run = connector.run("read", simulator_config(simulator.base_url), catalog={"streams": [{"nope": 1}]})
+    assert run.returncode == 1 and "catalog file" in config_error(run.messages)["message"]
