@@ -19,7 +19,7 @@ import zipfile
 import zlib
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
@@ -62,7 +62,6 @@ class ExportJob:
     progress_id: str
     body: dict[str, Any]
     used_fallback: bool = False
-    started_at: float = field(default_factory=time.monotonic)
 
 
 @dataclass

@@ -36,11 +36,6 @@ class Companion(Protocol):
     def as_messages(self, record: Mapping[str, Any]) -> Iterator[AirbyteMessage]: ...
 
 
-# Metadata keys of `values` promoted to top-level columns (see `to_record`), by declared type.
-PROMOTED_TEXT = ("recordedDate", "startDate", "endDate", "distributionChannel", "userLanguage")
-PROMOTED_INT = ("status", "progress", "duration")
-
-
 class Responses(SurveyExportStream, IncrementalMixin):
     primary_key: str | list[str] = "responseId"
     cursor_field = "lastModifiedDate"

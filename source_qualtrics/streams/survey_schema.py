@@ -13,7 +13,6 @@ from typing import Any
 
 from source_qualtrics.streams.survey_questions import plain_text
 
-SINGLE_SELECTORS = frozenset({"SAVR", "SAHR", "SACOL", "DL", "SB", "NPS"})
 MULTI_SELECTORS = frozenset({"MAVR", "MAHR", "MACOL", "MSB"})
 
 INTEGER = {"type": ["null", "integer"]}
