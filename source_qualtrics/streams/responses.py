@@ -26,6 +26,10 @@ from source_qualtrics.streams.response_state import ResponsesState, SurveyCursor
 
 logger = logging.getLogger("airbyte")
 
+# Metadata keys of `values` promoted to top-level columns (see `to_record`), by declared type.
+PROMOTED_TEXT = ("recordedDate", "startDate", "endDate", "distributionChannel", "userLanguage")
+PROMOTED_INT = ("status", "progress", "duration")
+
 
 class Companion(Protocol):
     """A stream fed from `responses`' own pass over each export file."""
