@@ -76,3 +76,13 @@ def test_a_state_of_the_wrong_shape_is_a_config_error(simulator: ServerHandle, c
 def test_a_malformed_catalog_is_a_config_error(simulator: ServerHandle, connector: Connector) -> None:
     run = connector.run("read", simulator_config(simulator.base_url), catalog={"streams": [{"nope": 1}]})
     assert run.returncode == 1 and "catalog file" in config_error(run.messages)["message"]
+
+
+def test_check_reports_a_bad_setting_in_the_connectors_words(
+    simulator: ServerHandle, connector: Connector
+) -> None:
+    run = connector.run("check", {**simulator_config(simulator.base_url), "start_date": "last tuesday"})
+    (status,) = run.of_type("CONNECTION_STATUS")
+    assert status["connectionStatus"]["status"] == "FAILED"
+    assert status["connectionStatus"]["message"].startswith("Start date 'last tuesday' is not an ISO 8601")
+    assert run.returncode == 0

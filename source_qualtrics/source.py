@@ -99,7 +99,10 @@ class SourceQualtrics(AbstractSource):
                 f"instead of '{parsed.host}' (Qualtrics proxied the request and said: {notice})."
             )
         if parsed.survey_ids:
-            known = {element.get("id") for element in client.paginate("surveys")}
+            try:
+                known = {element.get("id") for element in client.paginate("surveys")}
+            except QualtricsApiError as error:
+                return False, f"The survey list could not be read to confirm Survey IDs: {error}"
             missing = [survey_id for survey_id in parsed.survey_ids if survey_id not in known]
             if missing:
                 return False, (
@@ -168,7 +171,7 @@ def check_saved_state(catalog: ConfiguredAirbyteCatalog, state: list[AirbyteStat
     for entry in catalog.streams:
         name = entry.stream.name
         if name in ("responses", "question_answers") or name.startswith("responses_"):
-            ResponsesState().load(manager.get_stream_state(name, None))
+            ResponsesState().load(manager.get_stream_state(name, None), stream=name)
 
 
 def can_share_one_pass(catalog: ConfiguredAirbyteCatalog, state: list[AirbyteStateMessage] | None) -> bool:

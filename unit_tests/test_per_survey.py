@@ -61,5 +61,5 @@ def test_a_per_survey_stream_is_discovered_without_an_export_and_reads_typed_row
     (record,) = [m.record.data for m in output.records]
     assert record["QID1"] == 2 and record["QID4"] == ["1"] and record["QID7_1"] == 3
     assert record["segment"] == "smb" and record.get("QID3_TEXT") is None
-    assert record["_other"] == {"QID2": ["1", "3"], "QID99": 5}
+    assert record["_other"] == {"QID2": ["1", "3"], "QID99": 5, "ipAddress": "165.225.48.92"}
     assert record["responseId"] == "R_a00000000000001" and export.start.call_count == 1

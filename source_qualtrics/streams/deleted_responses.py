@@ -9,7 +9,8 @@ from that snapshot was deleted in Qualtrics (the query is in docs/streams-direct
 
 - Full refresh: every survey is exported every sync (overwrite the destination table).
 - Incremental: one `GET /surveys/{id}` per survey first; a survey is exported only when its
-  `responseCounts.deleted` is above zero and differs from the value seen at its last snapshot. Ids
+  `responseCounts.deleted` differs from the value seen at its last snapshot (never-deleted surveys
+  count as 0), or cannot be read. Ids
   still present get the new `snapshotAt` (the cursor; use append+dedup on the primary key), ids of
   deleted responses keep their older one.
 """
@@ -27,6 +28,7 @@ from airbyte_cdk.sources.streams import IncrementalMixin
 from source_qualtrics.errors import ExportFailed, QualtricsApiError
 from source_qualtrics.export import ExportRequest, ExportRun
 from source_qualtrics.streams.export_stream import PlannedExport, SurveyExportStream
+from source_qualtrics.streams.partitioned_state import dump_partitions, load_partitions
 
 logger = logging.getLogger("airbyte")
 
@@ -59,23 +61,11 @@ class ResponseIds(SurveyExportStream, IncrementalMixin):
 
     @property
     def state(self) -> MutableMapping[str, Any]:
-        return {
-            "states": [
-                {"partition": {"survey_id": survey_id}, "cursor": dict(cursor)}
-                for survey_id, cursor in sorted(self._cursors.items())
-            ]
-        }
+        return dump_partitions(self._cursors)
 
     @state.setter
     def state(self, value: MutableMapping[str, Any]) -> None:
-        self._cursors = {}
-        for entry in (value or {}).get("states") or []:
-            if not isinstance(entry, Mapping):
-                continue
-            survey_id = (entry.get("partition") or {}).get("survey_id")
-            cursor = entry.get("cursor")
-            if isinstance(survey_id, str) and isinstance(cursor, Mapping):
-                self._cursors[survey_id] = dict(cursor)
+        self._cursors = load_partitions(value)
 
     def deleted_count(self, survey_id: str) -> int | None:
         """`responseCounts.deleted` of the survey; None when it cannot be read (then it is exported)."""

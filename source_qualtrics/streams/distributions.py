@@ -23,6 +23,7 @@ from airbyte_cdk.sources.streams import IncrementalMixin
 
 from source_qualtrics.errors import QualtricsApiError
 from source_qualtrics.streams.base import QualtricsListStream, list_survey_ids
+from source_qualtrics.streams.partitioned_state import dump_partitions, load_partitions
 
 logger = logging.getLogger("airbyte")
 
@@ -85,23 +86,16 @@ class Distributions(_PerSurvey, IncrementalMixin):
 
     @property
     def state(self) -> MutableMapping[str, Any]:
-        return {
-            "states": [
-                {"partition": {"survey_id": survey_id}, "cursor": {self.cursor_field: cursor}}
-                for survey_id, cursor in sorted(self._cursors.items())
-            ]
-        }
+        return dump_partitions({survey_id: {self.cursor_field: c} for survey_id, c in self._cursors.items()})
 
     @state.setter
     def state(self, value: MutableMapping[str, Any]) -> None:
-        self._cursors = {}
-        for entry in (value or {}).get("states") or []:
-            if not isinstance(entry, Mapping):
-                continue
-            survey_id = (entry.get("partition") or {}).get("survey_id")
-            cursor = (entry.get("cursor") or {}).get(self.cursor_field)
-            if isinstance(survey_id, str) and isinstance(cursor, str) and _parse(cursor) is not None:
-                self._cursors[survey_id] = cursor
+        self._cursors = {
+            survey_id: cursor[self.cursor_field]
+            for survey_id, cursor in load_partitions(value).items()
+            if isinstance(cursor.get(self.cursor_field), str)
+            and _parse(cursor[self.cursor_field]) is not None
+        }
 
     def parent_slices(self) -> Iterable[Mapping[str, Any]]:
         yield from self.survey_slices()

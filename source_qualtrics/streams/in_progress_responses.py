@@ -10,11 +10,13 @@ of this stream at its next sync.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from typing import Any
 
 from airbyte_cdk.models import SyncMode
 from airbyte_cdk.sources.utils.schema_helpers import ResourceSchemaLoader
 
+from source_qualtrics.errors import ExportFailed
 from source_qualtrics.export import ExportRequest, ExportRun
 from source_qualtrics.streams.export_stream import PlannedExport, SurveyExportStream
 from source_qualtrics.streams.responses import to_record
@@ -34,7 +36,15 @@ class InProgressResponses(SurveyExportStream):
         return ResourceSchemaLoader("source_qualtrics").get_schema("responses")
 
     def plan(self, sync_mode: SyncMode) -> list[PlannedExport]:
-        return [PlannedExport(ExportRequest(sid, dict(IN_PROGRESS_EXPORT))) for sid in self.survey_ids()]
+        options = replace(self._config.export_options, filter_id=None)  # filters apply to recorded responses
+        return [
+            PlannedExport(ExportRequest(sid, options.apply(dict(IN_PROGRESS_EXPORT))))
+            for sid in self.survey_ids()
+        ]
+
+    def tolerated(self, failure: ExportFailed) -> bool:
+        """As for `responses`: a listed survey the token cannot export is a warning, a named one an error."""
+        return failure.is_config_error and not self._config.survey_ids
 
     def records_of(self, run: ExportRun, planned: PlannedExport) -> Iterator[Mapping[str, Any]]:
         for raw in run.records():

@@ -17,7 +17,6 @@ from source_qualtrics.config import QualtricsConfig
 from source_qualtrics.errors import QualtricsApiError
 from source_qualtrics.export import ExportRun
 from source_qualtrics.streams.export_stream import PlannedExport
-from source_qualtrics.streams.question_answers import METADATA_KEYS
 from source_qualtrics.streams.responses import Responses
 from source_qualtrics.streams.survey_schema import (
     METADATA_COLUMNS,
@@ -44,7 +43,9 @@ class SurveyResponses(Responses):
         super().__init__(client, config, **kwargs)
         self._survey_id = survey_id
         self._columns = columns
-        self._known = frozenset(column.name for column in columns) | METADATA_KEYS
+        self._known = (
+            frozenset(column.name for column in columns) | frozenset(METADATA_COLUMNS) | {"_recordId"}
+        )
 
     @property
     def name(self) -> str:

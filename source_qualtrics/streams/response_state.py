@@ -73,13 +73,13 @@ class ResponsesState:
         """Cheap to call per record: the CDK reads the state after every record it sees."""
         return self._snapshot
 
-    def load(self, value: Mapping[str, Any] | None) -> None:
+    def load(self, value: Mapping[str, Any] | None, stream: str = "responses") -> None:
         self._cursors = {}
         if value:
             states = value.get("states")
             if not isinstance(states, list):
                 raise ConfigError(
-                    "The saved state for 'responses' is not in the expected shape "
+                    f"The saved state for '{stream}' is not in the expected shape "
                     '({"states": [{"partition": {"survey_id": ...}, "cursor": {...}}]}): reset the stream.'
                 )
             for entry in states:
@@ -88,7 +88,7 @@ class ResponsesState:
                 survey_id = partition.get("survey_id") if isinstance(partition, Mapping) else None
                 if not isinstance(survey_id, str) or not isinstance(cursor, Mapping):
                     raise ConfigError(
-                        "The saved state for 'responses' has an entry without a survey_id or cursor: "
+                        f"The saved state for '{stream}' has an entry without a survey_id or cursor: "
                         "reset the stream."
                     )
                 self._cursors[survey_id] = SurveyCursor.from_json(cursor)

@@ -18,6 +18,7 @@ from airbyte_cdk.sources.streams import IncrementalMixin, Stream
 
 from source_qualtrics.client import QualtricsClient
 from source_qualtrics.errors import QualtricsApiError
+from source_qualtrics.streams.partitioned_state import dump_partitions, load_partitions
 
 logger = logging.getLogger("airbyte")
 
@@ -119,23 +120,17 @@ class SurveyQuestions(Stream, IncrementalMixin):
 
     @property
     def state(self) -> MutableMapping[str, Any]:
-        if not self._cursors:
-            return {}
-        return {
-            "states": [
-                {"partition": {"survey_id": sid}, "cursor": {"lastModified": modified}}
-                for sid, modified in sorted(self._cursors.items())
-            ]
-        }
+        return dump_partitions(
+            {survey_id: {"lastModified": modified} for survey_id, modified in self._cursors.items()}
+        )
 
     @state.setter
     def state(self, value: MutableMapping[str, Any]) -> None:
-        self._cursors = {}
-        for entry in (value or {}).get("states") or []:
-            try:
-                self._cursors[entry["partition"]["survey_id"]] = entry["cursor"]["lastModified"]
-            except (KeyError, TypeError):
-                continue
+        self._cursors = {
+            survey_id: cursor["lastModified"]
+            for survey_id, cursor in load_partitions(value).items()
+            if isinstance(cursor.get("lastModified"), str)
+        }
 
     def stream_slices(
         self,

@@ -94,7 +94,8 @@ def json_schema(columns: list[Column]) -> dict[str, Any]:
     properties[OTHER_COLUMN] = {
         "type": ["null", "object"],
         "additionalProperties": True,
-        "description": "Exported fields this schema does not know yet (questions added since discovery).",
+        "description": "Exported fields without a column of their own: metadata such as ipAddress, and "
+        "fields the survey definition does not declare.",
     }
     return {"$schema": "http://json-schema.org/draft-07/schema#", "type": "object", "properties": properties}
 
@@ -123,10 +124,12 @@ def _question_columns(question_id: str, question: Mapping[str, Any]) -> Iterator
     elif qtype == "TE":
         yield Column(f"{question_id}_TEXT", TEXT, text)
     elif qtype == "Matrix":
-        multiple = question.get("SubSelector") == "MultipleAnswer"
+        # Likert rows hold recodes; other matrices (text entry, constant sum...) are kept as text
+        sub_selector = question.get("SubSelector")
+        kind = TEXT_LIST if sub_selector == "MultipleAnswer" else INTEGER if selector == "Likert" else TEXT
         for row_id, row in choices.items():
             label = plain_text(row.get("Display")) if isinstance(row, Mapping) else row_id
-            yield Column(f"{question_id}_{row_id}", TEXT_LIST if multiple else INTEGER, f"{text} - {label}")
+            yield Column(f"{question_id}_{row_id}", kind, f"{text} - {label}")
     elif qtype == "Slider":
         for row_id, row in choices.items():
             label = plain_text(row.get("Display")) if isinstance(row, Mapping) else row_id
