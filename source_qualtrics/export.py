@@ -58,10 +58,21 @@ class ExportRequest:
 
 @dataclass
 class ExportJob:
+    """One survey's export on the server; `file_id` is set once Qualtrics reports it complete."""
+
     request: ExportRequest
     progress_id: str
     body: dict[str, Any]
     used_fallback: bool = False
+    began: float = 0.0
+    attempts: int = 1
+    file_id: str | None = None
+    continuation_token: str | None = None
+    last_log: float = 0.0
+
+    @property
+    def survey_id(self) -> str:
+        return self.request.survey_id
 
 
 @dataclass
@@ -120,6 +131,9 @@ class ResponseExporter:
     def timing(self) -> ExportTiming:
         return self._timing
 
+    def sleep(self, seconds: float) -> None:
+        self._sleep(seconds)
+
     def start(self, request: ExportRequest) -> ExportJob:
         """POST the export; a refused continuation token falls back to the date window."""
         try:
@@ -142,47 +156,68 @@ class ResponseExporter:
         if not isinstance(progress_id, str) or not progress_id:
             raise ExportFailed(request.survey_id, "Qualtrics started an export but returned no progressId")
         logger.info("Survey %s: export %s started", request.survey_id, progress_id)
-        return ExportJob(request=request, progress_id=progress_id, body=body, used_fallback=used_fallback)
+        now = self._clock()
+        return ExportJob(request, progress_id, body, used_fallback, began=now, last_log=now)
 
-    def wait(self, job: ExportJob) -> tuple[str, str | None]:
-        """Poll with growing pauses until the job completes; return (fileId, continuationToken)."""
-        survey_id = job.request.survey_id
-        delay = self._timing.first_poll_delay
-        began = self._clock()
-        last_log = began
-        while True:
-            try:
-                result = self._client.get_result(f"surveys/{survey_id}/export-responses/{job.progress_id}")
-            except QualtricsApiError as error:
-                if error.status == 404:
-                    raise ExportJobLost(
-                        survey_id, f"export {job.progress_id} is unknown to Qualtrics"
-                    ) from None
+    def poll(self, job: ExportJob) -> bool:
+        """Ask once how the job is doing; True when its file is ready. A lost or failed job is
+        started again (bounded); one that cannot be saved raises ExportFailed."""
+        survey_id = job.survey_id
+        try:
+            result = self._client.get_result(f"surveys/{survey_id}/export-responses/{job.progress_id}")
+        except QualtricsApiError as error:
+            if error.status != 404:
                 raise _as_export_failure(survey_id, error, "polling the export") from None
-            status = result.get("status")
-            if status == "complete":
-                file_id = result.get("fileId")
-                if not isinstance(file_id, str) or not file_id:
-                    raise ExportJobLost(survey_id, "export completed without a fileId")
-                token = result.get("continuationToken")
-                return file_id, token if isinstance(token, str) and token else None
-            if status == "failed":
-                raise ExportJobLost(survey_id, f"Qualtrics reported export {job.progress_id} as failed")
-            now = self._clock()
-            if now - began > self._timing.max_wait_seconds:
-                raise ExportFailed(
-                    survey_id, f"export did not complete within {self._timing.max_wait_seconds:.0f} s"
-                )
-            if now - last_log >= self._timing.log_every_seconds:
-                logger.info(
-                    "Survey %s: export %.0f%% complete after %.0f s",
-                    survey_id,
-                    float(result.get("percentComplete") or 0.0),
-                    now - began,
-                )
-                last_log = now
-            self._sleep(delay)
-            delay = min(self._timing.max_poll_delay, delay * self._timing.poll_growth)
+            self._restart(job, f"export {job.progress_id} is unknown to Qualtrics")
+            return False
+        status = result.get("status")
+        if status == "complete":
+            file_id, token = result.get("fileId"), result.get("continuationToken")
+            if not isinstance(file_id, str) or not file_id:
+                self._restart(job, "export completed without a fileId")
+                return False
+            job.file_id = file_id
+            job.continuation_token = token if isinstance(token, str) and token else None
+            logger.info("Survey %s: export complete after %.1f s", survey_id, self._clock() - job.began)
+            return True
+        if status == "failed":
+            self._restart(job, f"Qualtrics reported export {job.progress_id} as failed")
+            return False
+        now = self._clock()
+        if now - job.began > self._timing.max_wait_seconds:
+            raise ExportFailed(
+                survey_id, f"export did not complete within {self._timing.max_wait_seconds:.0f} s"
+            )
+        if now - job.last_log >= self._timing.log_every_seconds:
+            percent = float(result.get("percentComplete") or 0.0)
+            logger.info("Survey %s: export %.0f%% complete after %.0f s", survey_id, percent, now - job.began)
+            job.last_log = now
+        return False
+
+    def _restart(self, job: ExportJob, reason: str) -> None:
+        if job.attempts >= self._timing.job_attempts:
+            raise ExportFailed(job.survey_id, f"{reason} (after {job.attempts} attempts)")
+        logger.warning("Survey %s: %s; starting the export again", job.survey_id, reason)
+        try:
+            fresh = self._post(job.request, job.body, used_fallback=job.used_fallback)
+        except QualtricsApiError as error:
+            raise _as_export_failure(job.survey_id, error, "restarting the export") from None
+        job.progress_id, job.began, job.last_log = fresh.progress_id, fresh.began, fresh.began
+        job.attempts += 1
+
+    def finish(self, job: ExportJob) -> ExportRun:
+        """Download a completed job's file; the run can fetch it again if a line turns out malformed."""
+        survey_id, file_id = job.survey_id, job.file_id
+        if file_id is None:
+            raise ExportFailed(survey_id, "finish() called before the export completed")
+        path = self.download(survey_id, file_id)
+        return ExportRun(
+            survey_id,
+            path,
+            job.continuation_token,
+            job.used_fallback,
+            refetch=lambda: self.download(survey_id, file_id),
+        )
 
     def download(self, survey_id: str, file_id: str) -> Path:
         """Spool the file to disk and prove it is whole (length, zip CRCs) before anything is parsed."""
@@ -211,76 +246,72 @@ class ResponseExporter:
                 raise
         raise ExportFailed(survey_id, f"the export file could not be downloaded whole ({last_error})")
 
-    def run(self, job: ExportJob) -> ExportRun:
-        """Wait for a started job, restarting it (bounded) when Qualtrics loses or fails it."""
-        attempts = 1
-        while True:
-            try:
-                file_id, token = self.wait(job)
-                break
-            except ExportJobLost as error:
-                if attempts >= self._timing.job_attempts:
-                    raise ExportFailed(
-                        job.request.survey_id, f"{error.reason} (after {attempts} attempts)"
-                    ) from None
-                attempts += 1
-                logger.warning(
-                    "Survey %s: %s; starting the export again", job.request.survey_id, error.reason
-                )
-                try:
-                    job = self._post(job.request, job.body, used_fallback=job.used_fallback)
-                except QualtricsApiError as api_error:
-                    raise _as_export_failure(
-                        job.request.survey_id, api_error, "restarting the export"
-                    ) from None
-        survey_id = job.request.survey_id
-        path = self.download(survey_id, file_id)
-        return ExportRun(
-            survey_id, path, token, job.used_fallback, refetch=lambda: self.download(survey_id, file_id)
-        )
-
 
 class ExportPipeline:
-    """Keeps up to `lookahead` exports running on the server while the caller consumes them in order."""
+    """Keeps up to `concurrency` exports *running* on the server while the caller consumes them in order.
 
-    def __init__(self, exporter: ResponseExporter, requests: Iterable[ExportRequest], lookahead: int) -> None:
+    While it waits for the survey the caller needs next, it polls the other running exports too, so a
+    job that completes early frees its slot for the next survey's export at once (its file waits on
+    the server, where it stays for a week, until its turn to be downloaded and parsed).
+    """
+
+    def __init__(
+        self,
+        exporter: ResponseExporter,
+        requests: Iterable[ExportRequest],
+        concurrency: int,
+    ) -> None:
         self._exporter = exporter
         self._pending: deque[ExportRequest] = deque(requests)
-        self._started: deque[ExportJob | ExportFailed] = deque()
-        self._lookahead = max(1, lookahead)
+        self._queue: deque[ExportJob | ExportFailed] = deque()
+        self._concurrency = max(1, concurrency)
 
     def next_run(self, survey_id: str) -> ExportRun:
         """Return the finished export for `survey_id`, which must be the next one in order."""
         self._top_up()
-        if not self._started:
+        if not self._queue:
             raise LookupError(f"no export was planned for survey {survey_id}")
-        head = self._started.popleft()
-        if isinstance(head, ExportFailed):
-            self._top_up()
-            raise head
-        if head.request.survey_id != survey_id:
-            raise LookupError(f"exports out of order: expected {head.request.survey_id}, got {survey_id}")
+        head = self._queue[0]
+        if not isinstance(head, ExportFailed) and head.survey_id != survey_id:
+            raise LookupError(f"exports out of order: expected {head.survey_id}, got {survey_id}")
         try:
-            return self._exporter.run(head)
+            self._wait_for(head)
         finally:
-            self._top_up()  # the head's server-side job is over: let the next one start while we parse
+            self._queue.popleft()
+            self._top_up()
+        assert isinstance(head, ExportJob)
+        return self._exporter.finish(head)
+
+    def _wait_for(self, head: ExportJob | ExportFailed) -> None:
+        if isinstance(head, ExportFailed):
+            raise head
+        timing = self._exporter.timing
+        delay = timing.first_poll_delay
+        while head.file_id is None and not self._exporter.poll(head):
+            self._poll_others()
+            self._top_up()
+            self._exporter.sleep(delay)
+            delay = min(timing.max_poll_delay, delay * timing.poll_growth)
+
+    def _poll_others(self) -> None:
+        for index in range(1, len(self._queue)):
+            job = self._queue[index]
+            if isinstance(job, ExportJob) and job.file_id is None:
+                try:
+                    self._exporter.poll(job)
+                except ExportFailed as failure:
+                    self._queue[index] = failure
+
+    def _running(self) -> int:
+        return sum(1 for job in self._queue if isinstance(job, ExportJob) and job.file_id is None)
 
     def _top_up(self) -> None:
-        while self._pending and len(self._started) < self._lookahead:
+        while self._pending and self._running() < self._concurrency:
             request = self._pending.popleft()
             try:
-                self._started.append(self._exporter.start(request))
+                self._queue.append(self._exporter.start(request))
             except ExportFailed as failure:
-                self._started.append(failure)
-
-
-class ExportJobLost(Exception):
-    """The job failed or vanished on the server; starting it again usually works."""
-
-    def __init__(self, survey_id: str, reason: str) -> None:
-        self.survey_id = survey_id
-        self.reason = reason
-        super().__init__(reason)
+                self._queue.append(failure)
 
 
 class MalformedExportLine(ExportFailed):

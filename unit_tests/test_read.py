@@ -261,3 +261,20 @@ def test_survey_ids_also_limit_the_surveys_stream(source, api) -> None:  # type:
     list_surveys(api, SV_A, SV_B)
     output = run_read(source, config(survey_ids=[SV_B]), "surveys", sync_mode=SyncMode.full_refresh)
     assert [m.record.data["id"] for m in output.records] == [SV_B]
+
+
+def test_an_export_that_finishes_early_frees_its_slot_for_the_next_survey(source, api) -> None:  # type: ignore[no-untyped-def]
+    list_surveys(api, SV_A, SV_B, SV_C)
+    FakeExportApi(api, SV_A, zip_of({"a.ndjson": ndjson([response("R_a00000000000001")])}), polls=4)
+    FakeExportApi(api, SV_B, zip_of({"b.ndjson": ndjson([response("R_b00000000000001")])}), polls=0)
+    FakeExportApi(api, SV_C, zip_of({"c.ndjson": ndjson([response("R_c00000000000001")])}), polls=0)
+
+    output = run_read(source, config(max_concurrent_exports=2), "responses")
+
+    assert response_ids(output) == ["R_a00000000000001", "R_b00000000000001", "R_c00000000000001"]
+    calls = [
+        (r.method, r.path.split("/")[4], r.path.count("/")) for r in api.request_history if "export" in r.path
+    ]
+    start_c = calls.index(("POST", SV_C.lower(), 5))
+    last_poll_a = max(i for i, call in enumerate(calls) if call[:2] == ("GET", SV_A.lower()) and call[2] == 6)
+    assert start_c < last_poll_a, "C started while A was still running, as soon as B had finished"
