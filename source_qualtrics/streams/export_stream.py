@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import time
 import zipfile
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ from airbyte_cdk.models import (
     AirbyteEstimateTraceMessage,
     AirbyteMessage,
     AirbyteTraceMessage,
+    ConfiguredAirbyteStream,
     EstimateType,
     FailureType,
     SyncMode,
@@ -29,6 +30,8 @@ from airbyte_cdk.models import (
 )
 from airbyte_cdk.sources.connector_state_manager import ConnectorStateManager
 from airbyte_cdk.sources.streams import Stream
+from airbyte_cdk.sources.utils.schema_helpers import InternalConfig
+from airbyte_cdk.sources.utils.slice_logger import SliceLogger
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_qualtrics.client import QualtricsClient
@@ -207,12 +210,25 @@ class SurveyExportStream(Stream):
         self.survey_done(run, planned, sync_mode)
         yield from self.after_survey(sync_mode)
 
-    def read(self, *args: Any, **kwargs: Any) -> Iterator[Any]:
+    def read(
+        self,
+        configured_stream: ConfiguredAirbyteStream,
+        logger: logging.Logger,
+        slice_logger: SliceLogger,
+        stream_state: MutableMapping[str, Any],
+        state_manager: ConnectorStateManager | None,
+        internal_config: InternalConfig,
+    ) -> Iterator[Any]:
         """Read every survey; only then report the ones that failed, so the others keep their progress."""
         self._failures = []
-        self._state_manager = args[4] if len(args) > 4 else kwargs.get("state_manager")
+        self._state_manager = state_manager
         try:
-            yield from super().read(*args, **kwargs)
+            if self.cursor_field:
+                yield from self._read_with_checkpoints(configured_stream, logger, slice_logger, state_manager)
+            else:
+                yield from super().read(
+                    configured_stream, logger, slice_logger, stream_state, state_manager, internal_config
+                )
         finally:
             if self._spool_dir is not None:
                 remove_spool_dir(self._spool_dir)
@@ -226,6 +242,40 @@ class SurveyExportStream(Stream):
                 internal_message=listing,
                 failure_type=FailureType.config_error if all_config else FailureType.system_error,
             )
+
+    def _read_with_checkpoints(
+        self,
+        configured_stream: ConfiguredAirbyteStream,
+        logger: logging.Logger,
+        slice_logger: SliceLogger,
+        state_manager: ConnectorStateManager | None,
+    ) -> Iterator[Any]:
+        """What the CDK's `Stream.read` does for a stream with per-slice state, minus its per-record work.
+
+        The CDK re-derives the state after every record (`get_updated_state`, `state` getter, checkpoint
+        reader) although these streams only move a survey's cursor once its last record is out. Here the
+        state is read and checkpointed once per survey, right after its records, exactly where the CDK
+        would emit it.
+        """
+        sync_mode = configured_stream.sync_mode
+        self.configured_json_schema = configured_stream.stream.json_schema
+        slices = 0
+        for stream_slice in self.stream_slices(
+            sync_mode=sync_mode, cursor_field=configured_stream.cursor_field
+        ):
+            slices += 1
+            if slice_logger.should_log_slice_message(logger):
+                yield slice_logger.create_slice_log_message(stream_slice)
+            yield from self.read_records(sync_mode, stream_slice=stream_slice)
+            if state_manager is not None:
+                yield self._checkpoint(state_manager)
+        if not slices and state_manager is not None:  # as the CDK: an empty read still confirms its state
+            yield self._checkpoint(state_manager)
+
+    def _checkpoint(self, state_manager: ConnectorStateManager) -> AirbyteMessage:
+        state: MutableMapping[str, Any] = getattr(self, "state", {})  # every stream with a cursor has one
+        state_manager.update_state_for_stream(self.name, self.namespace, state)
+        return state_manager.create_state_message(self.name, self.namespace)
 
     def _record_failure(self, survey_id: str, error: Exception) -> None:
         failure = error if isinstance(error, ExportFailed) else ExportFailed(survey_id, str(error))
