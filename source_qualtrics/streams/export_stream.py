@@ -46,6 +46,7 @@ from source_qualtrics.export import (
     make_spool_dir,
     remove_spool_dir,
 )
+from source_qualtrics.streams.base import list_survey_ids
 
 logger = logging.getLogger("airbyte")
 
@@ -149,9 +150,7 @@ class SurveyExportStream(Stream):
 
     def survey_ids(self) -> list[str]:
         """The configured surveys, else every survey the token's user can see."""
-        if self._config.survey_ids:
-            return list(self._config.survey_ids)
-        return [element["id"] for element in self._client.paginate("surveys") if element.get("id")]
+        return list_survey_ids(self._client, self._config)
 
     # -- the machinery ------------------------------------------------------------------------------
 

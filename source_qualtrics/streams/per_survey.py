@@ -16,6 +16,7 @@ from source_qualtrics.client import QualtricsClient
 from source_qualtrics.config import QualtricsConfig
 from source_qualtrics.errors import QualtricsApiError
 from source_qualtrics.export import ExportRun
+from source_qualtrics.streams.base import list_survey_ids
 from source_qualtrics.streams.export_stream import PlannedExport
 from source_qualtrics.streams.responses import Responses
 from source_qualtrics.streams.survey_schema import (
@@ -76,9 +77,8 @@ def per_survey_streams(
     client: QualtricsClient, config: QualtricsConfig, **kwargs: Any
 ) -> list[SurveyResponses]:
     """A typed stream per survey whose definition the token can read; the others get a warning."""
-    survey_ids = list(config.survey_ids or ()) or [e["id"] for e in client.paginate("surveys") if e.get("id")]
     streams = []
-    for survey_id in survey_ids:
+    for survey_id in list_survey_ids(client, config):
         try:
             definition = client.get_result(f"survey-definitions/{survey_id}")
         except QualtricsApiError as error:
