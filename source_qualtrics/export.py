@@ -1,10 +1,9 @@
-"""The response-export pipeline: start -> poll progress -> download zip -> stream records.
+"""The response-export pipeline: start -> poll progress -> download -> hand over the file's records.
 
 Qualtrics has no list endpoint for responses; every response arrives through an asynchronous export
 job. The server-side wait dominates, so `ExportPipeline` keeps several jobs running ahead while the
-caller parses one file at a time on its own thread (parsing is CPU-bound; threads would only
-fight over the GIL). Files are spooled to disk and read as a stream, so memory stays flat whatever
-the survey's size.
+caller parses one file at a time. Files are spooled to disk and read as a stream (`export_file.py`),
+so memory stays flat whatever the survey's size.
 """
 
 from __future__ import annotations
@@ -15,23 +14,22 @@ import os
 import shutil
 import tempfile
 import time
-import zipfile
-import zlib
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
-
-import orjson
+from typing import Any
 
 from source_qualtrics.client import QualtricsClient, TruncatedDownload
 from source_qualtrics.errors import ExportFailed, QualtricsApiError, QualtricsConnectionError
+from source_qualtrics.export_file import (
+    CorruptExport,
+    MalformedExportLine,
+    iter_export_file,
+    verify_export_file,
+)
 
 logger = logging.getLogger("airbyte")
-
-ZIP_MAGIC = b"PK\x03\x04"
-SKIPPED_LINES = frozenset({b"", b"{}"})
 
 
 @dataclass(frozen=True)
@@ -98,13 +96,14 @@ class ExportRun:
                     emitted += 1
                     yield record
                 return
-            except MalformedExportLine as error:
+            except (MalformedExportLine, CorruptExport) as error:
+                # CorruptExport here means the spooled file changed after it was verified.
+                reason = error.reason if isinstance(error, MalformedExportLine) else str(error)
                 if refetched or self.refetch is None:
-                    raise ExportFailed(
-                        self.survey_id, f"{error.reason}, also after downloading the file again"
-                    ) from None
+                    again = f"{reason}, also after downloading the file again"
+                    raise ExportFailed(self.survey_id, again) from None
                 refetched = True
-                logger.warning("Survey %s: %s; downloading the file again", self.survey_id, error.reason)
+                logger.warning("Survey %s: %s; downloading the file again", self.survey_id, reason)
                 self.path.unlink(missing_ok=True)
                 self.path = self.refetch()
 
@@ -312,77 +311,6 @@ class ExportPipeline:
                 self._queue.append(self._exporter.start(request))
             except ExportFailed as failure:
                 self._queue.append(failure)
-
-
-class MalformedExportLine(ExportFailed):
-    """A line of the export is not a JSON object: worth one fresh download before giving up."""
-
-
-class CorruptExport(Exception):
-    """The downloaded file is not a readable zip (bad CRC, truncated central directory)."""
-
-
-def verify_export_file(path: Path) -> None:
-    """Read every zip member once so a bad CRC is found before any record is emitted."""
-    with path.open("rb") as handle:
-        if handle.read(4) != ZIP_MAGIC:
-            return  # an uncompressed export: nothing to verify beyond the length check
-    try:
-        with zipfile.ZipFile(path) as archive:
-            bad_member = archive.testzip()
-    except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as error:
-        raise CorruptExport(f"the zip file is damaged ({error})") from None
-    if bad_member is not None:
-        raise CorruptExport(f"member {bad_member!r} fails its CRC check")
-
-
-def iter_export_file(path: Path, survey_id: str) -> Iterator[dict[str, Any]]:
-    """Yield each NDJSON record of a zipped or raw export, skipping blank and `{}` lines."""
-    with path.open("rb") as handle:
-        compressed = handle.read(4) == ZIP_MAGIC
-    if not compressed:
-        with path.open("rb") as raw:
-            yield from _iter_lines(raw, survey_id, path.name)
-        return
-    with zipfile.ZipFile(path) as archive:
-        for member in sorted(archive.infolist(), key=lambda info: info.filename):
-            if member.is_dir():
-                continue
-            with archive.open(member) as stream:
-                yield from _iter_lines(stream, survey_id, member.filename)
-
-
-def _iter_lines(stream: IO[bytes], survey_id: str, source: str) -> Iterator[dict[str, Any]]:
-    loads = orjson.loads
-    for number, line in enumerate(_split_lines(stream), start=1):
-        stripped = line.strip()
-        if stripped in SKIPPED_LINES:
-            continue
-        try:
-            record = loads(stripped)
-        except orjson.JSONDecodeError:
-            raise MalformedExportLine(survey_id, f"line {number} of {source} is not valid JSON") from None
-        if not isinstance(record, dict):
-            raise MalformedExportLine(survey_id, f"line {number} of {source} is not a JSON object")
-        yield record
-
-
-READ_CHUNK = 1 << 20
-
-
-def _split_lines(stream: IO[bytes], chunk_size: int = READ_CHUNK) -> Iterator[bytes]:
-    """The stream's lines (split on b"\\n", like iterating a binary file), read in large chunks.
-
-    Iterating a zip member line by line refills its buffer a few KB at a time in Python code; one large
-    read inflates (and CRC-checks) a megabyte at once and `bytes.split` cuts it in C.
-    """
-    tail = b""
-    while chunk := stream.read(chunk_size):
-        lines = (tail + chunk if tail else chunk).split(b"\n")
-        tail = lines.pop()
-        yield from lines
-    if tail:
-        yield tail
 
 
 def make_spool_dir() -> Path:

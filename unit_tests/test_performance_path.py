@@ -22,7 +22,7 @@ from airbyte_cdk.models import (
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from source_qualtrics.export import _split_lines, iter_export_file
+from source_qualtrics.export_file import iter_export_file, split_lines
 from source_qualtrics.run import MessageWriter, launch_read, record_line
 from source_qualtrics.streams.responses import PROMOTED_INT, PROMOTED_TEXT, to_record
 from unit_tests.builders import BASE_URL, FakeExportApi, config, envelope, ndjson, response, survey, zip_of
@@ -207,7 +207,8 @@ def test_the_fast_read_emits_what_the_cdk_launch_emits(source, two_surveys, tmp_
 def test_chunked_line_splitting_gives_the_lines_a_file_iterator_gives(parts: list[bytes], chunk: int) -> None:
     data = b"".join(parts)
     expected = [line.rstrip(b"\n") for line in io.BytesIO(data)]
-    assert list(_split_lines(io.BytesIO(data), chunk_size=chunk)) == expected
+    stream = io.BytesIO(data)
+    assert list(split_lines(iter(lambda: stream.read(chunk), b""))) == expected
 
 
 def test_an_export_file_yields_its_records_across_members_without_blank_lines(tmp_path: Path) -> None:
