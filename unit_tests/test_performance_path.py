@@ -73,14 +73,28 @@ def test_a_response_record_serialises_to_the_cdk_line_without_its_null_columns()
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.dictionaries(st.text(max_size=6), json_values, max_size=6))
-def test_any_json_record_serialises_to_the_cdk_line(data: dict[str, Any]) -> None:
-    assert record_line(record_message(data)) == cdk_line(record_message(data))
+@given(
+    st.dictionaries(st.text(max_size=6), json_values, max_size=6),
+    st.sampled_from(["responses", 'a "quoted"\\ name', "réponses_SV_1", "tab\there"]),
+    st.integers(0, 2**62),
+)
+def test_any_json_record_serialises_to_the_cdk_line(
+    data: dict[str, Any], stream: str, emitted_at: int
+) -> None:
+    message = AirbyteMessage(
+        type=Type.RECORD, record=AirbyteRecordMessage(stream=stream, data=data, emitted_at=emitted_at)
+    )
+    assert record_line(message) == cdk_line(message)
 
 
 def test_what_orjson_cannot_encode_or_the_fast_line_does_not_cover_is_left_to_the_cdk() -> None:
     assert record_line(record_message({"big": 2**70})) is None
     assert record_line(record_message({"a": 1}, namespace="ns")) is None
+    float_time = AirbyteMessage(
+        type=Type.RECORD,
+        record=AirbyteRecordMessage(stream="s", data={"a": 1}, emitted_at=1.5),  # type: ignore[arg-type]
+    )
+    assert record_line(float_time) is None
     log = AirbyteMessage(type=Type.LOG, log=AirbyteLogMessage(level=Level.INFO, message="hello"))
     assert record_line(log) is None
 

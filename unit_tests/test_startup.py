@@ -72,3 +72,33 @@ def test_the_shortcut_is_a_no_op_once_serpyco_is_imported() -> None:
     before = serpyco_rs._utils.get_attributes_doc
     skip_attribute_docstrings()
     assert serpyco_rs._utils.get_attributes_doc is before
+
+
+EXIT_PROBE = textwrap.dedent(
+    """
+    import logging, sys, threading, time
+    from source_qualtrics.run import main
+    if sys.argv[1] == "with-thread":
+        threading.Thread(target=time.sleep, args=(0.5,)).start()  # non-daemon: main() must wait for it
+    logging.getLogger("airbyte").info("logged before the quick exit")
+    sys.argv = ["source-qualtrics", "spec"]
+    main()
+    print("main returned", flush=True)  # only reached when main() exits the normal way
+    """
+)
+
+
+def test_the_quick_exit_loses_no_output_and_waits_for_running_threads() -> None:
+    quick = subprocess.run(
+        [sys.executable, "-c", EXIT_PROBE, "plain"], capture_output=True, text=True, timeout=120
+    )
+    assert quick.returncode == 0
+    lines = quick.stdout.splitlines()
+    assert [json.loads(line)["type"] for line in lines if line.startswith("{")].count("SPEC") == 1
+    assert "logged before the quick exit" in quick.stdout + quick.stderr
+    assert "main returned" not in quick.stdout
+
+    waited = subprocess.run(
+        [sys.executable, "-c", EXIT_PROBE, "with-thread"], capture_output=True, text=True, timeout=120
+    )
+    assert waited.returncode == 0 and "main returned" in waited.stdout
