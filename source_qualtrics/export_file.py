@@ -32,8 +32,9 @@ InflateError = cast(type[Exception], zlib.error)  # zlib-ng's stub calls it an i
 
 ZIP_MAGIC = b"PK\x03\x04"
 SKIPPED_LINES = frozenset({b"", b"{}"})
-READ_CHUNK = 1 << 20  # compressed bytes read at once
-INFLATED_CHUNK = 1 << 22  # at most this many inflated bytes per chunk, however well the data compresses
+READ_CHUNK = 1 << 18  # compressed bytes read at once
+INFLATED_CHUNK = 1 << 20  # at most this many inflated bytes per chunk, however well the data compresses
+# Measured on a 200k-response export: 1 MB / 4 MB chunks parse about as fast, but peak RSS is ~25 MB higher.
 LOCAL_HEADER = struct.Struct("<4s22xHH")  # signature, 22 bytes we take from the central directory, 2 lengths
 
 
