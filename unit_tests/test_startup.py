@@ -76,19 +76,21 @@ def test_the_shortcut_is_a_no_op_once_serpyco_is_imported() -> None:
 
 EXIT_PROBE = textwrap.dedent(
     """
-    import logging, sys, threading, time
-    from source_qualtrics.run import main
-    if sys.argv[1] == "with-thread":
-        threading.Thread(target=time.sleep, args=(0.5,)).start()  # non-daemon: main() must wait for it
+    import gc, logging, sys, threading, time
+    from source_qualtrics.startup import main
+    import source_qualtrics.run  # the CDK's logging set-up, so the line below goes where the CLI's go
     logging.getLogger("airbyte").info("logged before the quick exit")
+    if sys.argv[1] == "with-thread":
+        threading.Thread(target=time.sleep, args=(3,)).start()  # non-daemon: main() must wait for it
     sys.argv = ["source-qualtrics", "spec"]
     main()
     print("main returned", flush=True)  # only reached when main() exits the normal way
+    print(f"gc enabled {gc.isenabled()}, frozen {gc.get_freeze_count() > 10000}", flush=True)
     """
 )
 
 
-def test_the_quick_exit_loses_no_output_and_waits_for_running_threads() -> None:
+def test_the_console_script_loses_no_output_and_waits_for_running_threads() -> None:
     quick = subprocess.run(
         [sys.executable, "-c", EXIT_PROBE, "plain"], capture_output=True, text=True, timeout=120
     )
@@ -102,3 +104,6 @@ def test_the_quick_exit_loses_no_output_and_waits_for_running_threads() -> None:
         [sys.executable, "-c", EXIT_PROBE, "with-thread"], capture_output=True, text=True, timeout=120
     )
     assert waited.returncode == 0 and "main returned" in waited.stdout
+    assert (
+        "gc enabled True, frozen True" in waited.stdout
+    )  # the import-time objects are frozen, GC is back on
