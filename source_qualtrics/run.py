@@ -9,7 +9,8 @@ anything else goes through the CDK's own handler, which keeps the stack trace fo
 - RECORD messages are serialised straight to bytes with orjson (`record_line`), giving the line
   `AirbyteEntrypoint.airbyte_message_to_string` gives; every other message still goes through it;
 - `MessageWriter` writes messages, logs and prints into one ordered buffer, flushed in large chunks
-  (and at least every 0.1 s), instead of a `str` per record through the CDK's print buffer.
+  (and at least every 0.1 s), instead of a `str` per record through the CDK's print buffer;
+- export-fed streams write most of their records straight into that buffer (record_lines.py).
 `unit_tests/test_performance_path.py` checks the output against the CDK's `launch`.
 """
 
@@ -25,7 +26,6 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from functools import lru_cache
 from typing import Any, Protocol
 
 import orjson
@@ -49,6 +49,7 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_qualtrics.config import parse_config
 from source_qualtrics.errors import ConfigError
+from source_qualtrics.record_lines import IncludeDirectRecords, encode_record, record_line
 from source_qualtrics.source import SourceQualtrics
 
 FLUSH_INTERVAL_SECONDS = 0.1  # the CDK's print buffer flushes at the same cadence
@@ -138,13 +139,26 @@ def launch_read(source: Source, args: list[str], sink: ByteSink | None = None) -
             raise RuntimeError("source-qualtrics needs a standard output to write messages to")
         sink = sys.__stdout__.buffer
     writer = MessageWriter(sink)
-    with writer.carrying_text_output():
-        for message in read_messages(entrypoint, parsed_args):
-            writer.write(message)
+    qualtrics = source if isinstance(source, SourceQualtrics) else None
+    if qualtrics is not None:
+        qualtrics.direct_records = writer  # export-fed streams write most records straight to the writer
+    try:
+        with writer.carrying_text_output():
+            for message in read_messages(entrypoint, parsed_args, writer):
+                writer.write(message)
+    finally:
+        if qualtrics is not None:
+            qualtrics.direct_records = None
 
 
-def read_messages(entrypoint: AirbyteEntrypoint, parsed_args: argparse.Namespace) -> Iterator[AirbyteMessage]:
-    """The messages `AirbyteEntrypoint.run` produces for `read` (CDK 7.39), before their serialisation."""
+def read_messages(
+    entrypoint: AirbyteEntrypoint, parsed_args: argparse.Namespace, writer: MessageWriter | None = None
+) -> Iterator[AirbyteMessage]:
+    """The messages `AirbyteEntrypoint.run` produces for `read` (CDK 7.39), before their serialisation.
+
+    Records a stream wrote straight to `writer` are counted and memory-checked as if they had come
+    through here (see record_lines.py).
+    """
     if getattr(parsed_args, "debug", False) or is_platform_debug_log_enabled():
         entrypoint.logger.setLevel(logging.DEBUG)
         cdk_logger.setLevel(logging.DEBUG)
@@ -160,7 +174,7 @@ def read_messages(entrypoint: AirbyteEntrypoint, parsed_args: argparse.Namespace
             yield from entrypoint._emit_queued_messages(source)
             catalog = source.read_catalog(parsed_args.catalog)
             state = source.read_state(parsed_args.state)
-            yield from counted_read(entrypoint, source_spec, config, catalog, state)
+            yield from counted_read(entrypoint, source_spec, config, catalog, state, writer)
     finally:
         yield from entrypoint._emit_queued_messages(source)
 
@@ -171,6 +185,7 @@ def counted_read(
     config: Mapping[str, Any],
     catalog: Any,
     state: list[Any],
+    writer: MessageWriter | None = None,
 ) -> Iterator[AirbyteMessage]:
     """`AirbyteEntrypoint.read` (CDK 7.39) with a cheaper per-record count.
 
@@ -183,7 +198,10 @@ def counted_read(
     if entrypoint.source.check_config_against_spec:
         entrypoint.validate_connection(source_spec, config)
     counts: defaultdict[HashableStreamDescriptor, float] = defaultdict(float)
-    uncounted: dict[tuple[str, str | None], float] = {}
+    uncounted: dict[tuple[str, str | None], float] = {} if writer is None else writer.record_counts
+    monitor = entrypoint._memory_monitor
+    if writer is not None:
+        writer.on_record = monitor.check_memory_usage  # records written directly are seen too
 
     def counted(message: AirbyteMessage) -> AirbyteMessage:
         record = message.record
@@ -196,7 +214,6 @@ def counted_read(
         uncounted.clear()
         return AirbyteEntrypoint.handle_record_counts(message, counts)
 
-    monitor = entrypoint._memory_monitor
     for message in entrypoint.source.read(entrypoint.logger, config, catalog, state):
         yield counted(message)
         try:
@@ -207,41 +224,6 @@ def counted_read(
             raise
     for queued in entrypoint._emit_queued_messages(entrypoint.source):
         yield counted(queued)
-
-
-def record_line(message: AirbyteMessage) -> bytes | None:
-    """The CDK's line for a plain RECORD message, as bytes with its newline; None for anything else.
-
-    `AirbyteMessageSerializer.dump` drops None-valued fields of the message, including the top-level
-    keys of `record.data` whose value is None (nested ones stay), and keeps the field order
-    type, record{stream, data, emitted_at}. Only `data` is encoded per record; the envelope around it
-    is joined as bytes. Messages with a namespace, meta or file reference, a non-integer emitted_at,
-    and data orjson cannot encode (e.g. integers beyond 64 bits), are left to the CDK.
-    """
-    record = message.record
-    if (
-        message.type != Type.RECORD
-        or record is None
-        or record.namespace is not None
-        or record.meta is not None
-        or record.file_reference is not None
-        or type(record.data) is not dict
-        or type(record.emitted_at) is not int
-    ):
-        return None
-    data = record.data
-    if None in data.values():
-        data = {key: value for key, value in data.items() if value is not None}
-    try:
-        encoded = orjson.dumps(data)
-    except (orjson.JSONEncodeError, TypeError):
-        return None
-    return b"".join((record_prefix(record.stream), encoded, b',"emitted_at":%d}}\n' % record.emitted_at))
-
-
-@lru_cache(maxsize=64)
-def record_prefix(stream: str) -> bytes:
-    return b'{"type":"RECORD","record":{"stream":' + orjson.dumps(stream) + b',"data":'
 
 
 class MessageWriter:
@@ -257,6 +239,11 @@ class MessageWriter:
     BUFFER_BYTES = 1 << 16
 
     def __init__(self, sink: ByteSink, *, clock: Callable[[], float] = time.monotonic) -> None:
+        # Records written directly (`write_record`): counted per (stream, namespace) until the next
+        # STATE takes the counts, and in total per stream for the CDK's "Read N records" log line.
+        self.record_counts: dict[tuple[str, str | None], float] = {}
+        self.direct_totals: dict[str, int] = {}
+        self.on_record: Callable[[], None] | None = None
         self._sink = sink
         self._clock = clock
         self._parts: list[bytes] = []
@@ -273,6 +260,22 @@ class MessageWriter:
             self._append(AirbyteEntrypoint.airbyte_message_to_string(message).encode() + b"\n")
             self.flush()
             return
+        self._append_record(line)
+
+    def write_record(self, stream: str, data: dict[str, Any], emitted_at: int) -> bool:
+        """A record from an export-fed stream, past the CDK's loop (record_lines.py says why)."""
+        line = encode_record(stream, data, emitted_at)
+        if line is None:
+            return False
+        key = (stream, None)
+        self.record_counts[key] = self.record_counts.get(key, 0.0) + 1.0
+        self.direct_totals[stream] = self.direct_totals.get(stream, 0) + 1
+        if self.on_record is not None:
+            self.on_record()
+        self._append_record(line)
+        return True
+
+    def _append_record(self, line: bytes) -> None:
         with self._lock:  # _append, inlined: this runs once per record
             self._parts.append(line)
             self._size += len(line)
@@ -312,8 +315,10 @@ class MessageWriter:
             if isinstance(handler, logging.StreamHandler) and handler.stream is PRINT_BUFFER
         ]
         saved = sys.stdout, sys.stderr
+        counts_in_logs = IncludeDirectRecords(self.direct_totals)
         for handler in handlers:
             handler.setStream(text)
+            handler.addFilter(counts_in_logs)
         sys.stdout = sys.stderr = text
         try:
             yield
@@ -321,6 +326,7 @@ class MessageWriter:
             sys.stdout, sys.stderr = saved
             for handler in handlers:
                 handler.setStream(PRINT_BUFFER)
+                handler.removeFilter(counts_in_logs)
             self.flush()
 
 

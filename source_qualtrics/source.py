@@ -27,6 +27,8 @@ from source_qualtrics.client import QualtricsClient
 from source_qualtrics.config import OAuthClient, QualtricsConfig, parse_config
 from source_qualtrics.errors import ConfigError, QualtricsApiError, QualtricsConnectionError
 from source_qualtrics.export import ExportTiming
+from source_qualtrics.record_lines import DirectRecords
+from source_qualtrics.streams.export_stream import SurveyExportStream
 from source_qualtrics.streams.families import directory_streams
 from source_qualtrics.streams.in_progress_responses import InProgressResponses
 from source_qualtrics.streams.per_survey import per_survey_streams
@@ -51,6 +53,8 @@ class SourceQualtrics(AbstractSource):
         self._sleep = sleep
         self._export_timing = export_timing
         self._one_pass_for_answers = False
+        # Set by `run.launch_read` for the length of a read: where export-fed streams write records.
+        self.direct_records: DirectRecords | None = None
 
     def spec(self, logger: logging.Logger) -> ConnectorSpecification:
         """Serve the repository's spec.json, which the package carries as `source_qualtrics/spec.json`."""
@@ -138,7 +142,7 @@ class SourceQualtrics(AbstractSource):
         answers = QuestionAnswers(client, parsed, **export_args)
         if self._one_pass_for_answers:
             share_one_pass(responses, answers)
-        return [
+        streams: list[Stream] = [
             Surveys(client, parsed.survey_ids),
             responses,
             answers,
@@ -147,6 +151,10 @@ class SourceQualtrics(AbstractSource):
             *directory_streams(client, parsed, timing=self._export_timing, sleep=self._sleep),
             *(per_survey_streams(client, parsed, **export_args) if parsed.per_survey_streams else []),
         ]
+        for stream in streams:
+            if isinstance(stream, SurveyExportStream):
+                stream.direct_records = self.direct_records
+        return streams
 
     def make_client(self, config: QualtricsConfig) -> QualtricsClient:
         credentials = config.credentials

@@ -189,15 +189,30 @@ def two_surveys(api) -> None:  # type: ignore[no-untyped-def]
     FakeExportApi(api, SV_B, zip_of({"b.ndjson": ndjson(second)}), token="t-b")
 
 
-def test_the_fast_read_emits_what_the_cdk_launch_emits(source, two_surveys, tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_the_fast_read_emits_what_the_cdk_launch_emits(
+    source, two_surveys, tmp_path, capsys, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
     args = write_inputs(tmp_path)
     launch(source, args)
     cdk_lines = capsys.readouterr().out.encode().splitlines(keepends=True)
     sink = io.BytesIO()
+    written_directly: list[str] = []
+    write_record = MessageWriter.write_record
+
+    def spy(writer: MessageWriter, stream: str, data: dict[str, Any], emitted_at: int) -> bool:
+        written_directly.append(data["responseId"])
+        return write_record(writer, stream, data, emitted_at)
+
+    monkeypatch.setattr(MessageWriter, "write_record", spy)
 
     launch_read(source, args, sink)
 
     fast_lines = sink.getvalue().splitlines(keepends=True)
+    # All responses but the stream's first went past the CDK's loop, and nothing shows it:
+    assert len(written_directly) == 7 and "R_a00000000000000" not in written_directly
+    assert source.direct_records is None, "the direct route ends with the read"
+    read_logs = [line for line in fast_lines if b"records from responses stream" in line]
+    assert len(read_logs) == 1 and b'"Read 8 records from responses stream"' in read_logs[0]
     assert comparable(fast_lines) == comparable(cdk_lines)
     kinds = [m["type"] for m in comparable(fast_lines) if m["type"] in ("RECORD", "STATE")]
     assert kinds == ["RECORD"] * 2 + ["STATE"] + ["RECORD"] * 5 + ["STATE"] + ["RECORD"] * 3 + ["STATE"]

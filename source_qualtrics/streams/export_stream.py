@@ -47,6 +47,7 @@ from source_qualtrics.export import (
     make_spool_dir,
     remove_spool_dir,
 )
+from source_qualtrics.record_lines import DirectRecords
 from source_qualtrics.streams.base import list_survey_ids
 
 logger = logging.getLogger("airbyte")
@@ -123,6 +124,8 @@ class SurveyExportStream(Stream):
         self._spool_dir: Path | None = None
         self._planned: dict[str, PlannedExport] = {}
         self._failures: list[ExportFailed] = []
+        self.direct_records: DirectRecords | None = None  # see record_lines.py
+        self._passed_to_cdk = False
         self._progress = Progress(0)
         self._state_manager: ConnectorStateManager | None = None
 
@@ -197,17 +200,26 @@ class SurveyExportStream(Stream):
         yield self._progress.estimate_message(self.name, size)
         count = 0
         name = self.name
+        direct = self.direct_records
         try:
             for record in self.records_of(run, planned):
                 count += 1
                 if type(record) is dict:
+                    emitted_at = time.time_ns() // 1_000_000
+                    # After the stream's first record (the CDK marks the stream RUNNING on it), straight
+                    # to the output when the connector runs its own read loop (record_lines.py).
+                    if (
+                        direct is not None
+                        and self._passed_to_cdk
+                        and direct.write_record(name, record, emitted_at)
+                    ):
+                        continue
+                    self._passed_to_cdk = True
                     # Built here rather than by the CDK's `stream_data_to_airbyte_message`, which copies
                     # the dict and looks up the schema for a no-op transform on every record.
                     record = AirbyteMessage(
                         type=Type.RECORD,
-                        record=AirbyteRecordMessage(
-                            stream=name, data=record, emitted_at=time.time_ns() // 1_000_000
-                        ),
+                        record=AirbyteRecordMessage(stream=name, data=record, emitted_at=emitted_at),
                     )
                 yield record
         except ExportFailed as error:
@@ -231,6 +243,7 @@ class SurveyExportStream(Stream):
     ) -> Iterator[Any]:
         """Read every survey; only then report the ones that failed, so the others keep their progress."""
         self._failures = []
+        self._passed_to_cdk = False
         self._state_manager = state_manager
         try:
             if self.cursor_field:
