@@ -30,7 +30,11 @@ from airbyte_cdk.models import AirbyteMessage, Type
 
 class DirectRecords(Protocol):
     def write_record(self, stream: str, data: dict[str, Any], emitted_at: int) -> bool:
-        """Write the record's line and count it; False if it must go through the CDK instead."""
+        """Write the record's line; False if it must go through the CDK instead."""
+        ...
+
+    def records_written(self, stream: str, count: int) -> None:
+        """Count records written directly; called before the stream yields its next STATE."""
         ...
 
 

@@ -267,13 +267,16 @@ class MessageWriter:
         line = encode_record(stream, data, emitted_at)
         if line is None:
             return False
-        key = (stream, None)
-        self.record_counts[key] = self.record_counts.get(key, 0.0) + 1.0
-        self.direct_totals[stream] = self.direct_totals.get(stream, 0) + 1
         if self.on_record is not None:
             self.on_record()
         self._append_record(line)
         return True
+
+    def records_written(self, stream: str, count: int) -> None:
+        """The stream's count of records written directly, taken by the next STATE and the CDK's log."""
+        key = (stream, None)
+        self.record_counts[key] = self.record_counts.get(key, 0.0) + count
+        self.direct_totals[stream] = self.direct_totals.get(stream, 0) + count
 
     def _append_record(self, line: bytes) -> None:
         with self._lock:  # _append, inlined: this runs once per record

@@ -19,6 +19,7 @@ from airbyte_cdk.models import (
     Level,
     Type,
 )
+from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -226,6 +227,36 @@ def test_the_fast_read_emits_what_the_cdk_launch_emits(
     states = [m["state"] for m in comparable(fast_lines) if m["type"] == "STATE"]
     assert [s["sourceStats"]["recordCount"] for s in states] == [2.0, 5.0, 3.0]
     assert any(b'"type":"LOG"' in line for line in fast_lines), "logs still come out"
+
+
+def test_records_written_directly_before_a_survey_fails_are_still_counted_on_state(  # type: ignore[no-untyped-def]
+    source, api, tmp_path
+) -> None:
+    """The platform checks STATE counts against the records it received: none may be left out."""
+    api.get(
+        f"{BASE_URL}/surveys", json=envelope({"elements": [survey(SV_A), survey(SV_B)], "nextPage": None})
+    )
+    good = [json.dumps(response(f"R_a{i:014d}")) for i in range(4)]
+    FakeExportApi(api, SV_A, zip_of({"a.ndjson": ("\n".join([*good, "[1, 2]"]) + "\n").encode()}))
+    FakeExportApi(api, SV_B, zip_of({"b.ndjson": ndjson([response(f"R_b{i:014d}") for i in range(3)])}))
+    sink = io.BytesIO()
+
+    with pytest.raises(AirbyteTracedException, match=SV_A):
+        launch_read(source, write_inputs(tmp_path), sink)
+
+    messages = [orjson.loads(line) for line in sink.getvalue().splitlines() if line.startswith(b"{")]
+    records = [
+        m["record"]["data"]["responseId"]
+        for m in messages
+        if m["type"] == "RECORD" and m["record"]["stream"] == "responses"
+    ]
+    counts = [
+        m["state"]["sourceStats"]["recordCount"]
+        for m in messages
+        if m["type"] == "STATE" and m["state"]["stream"]["stream_descriptor"]["name"] == "responses"
+    ]
+    assert sorted(records) == [f"R_a{i:014d}" for i in range(4)] + [f"R_b{i:014d}" for i in range(3)]
+    assert sum(counts) == len(records) == 7
 
 
 # -- the parsing helpers ------------------------------------------------------------------------------

@@ -201,6 +201,7 @@ class SurveyExportStream(Stream):
         count = 0
         name = self.name
         direct = self.direct_records
+        written_directly = 0
         try:
             for record in self.records_of(run, planned):
                 count += 1
@@ -213,6 +214,7 @@ class SurveyExportStream(Stream):
                         and self._passed_to_cdk
                         and direct.write_record(name, record, emitted_at)
                     ):
+                        written_directly += 1
                         continue
                     self._passed_to_cdk = True
                     # Built here rather than by the CDK's `stream_data_to_airbyte_message`, which copies
@@ -226,6 +228,8 @@ class SurveyExportStream(Stream):
             self._record_failure(survey_id, error)
             return
         finally:
+            if direct is not None and written_directly:  # before the survey's STATE: it carries the count
+                direct.records_written(name, written_directly)
             run.path.unlink(missing_ok=True)
             self._progress.survey_finished(count, size)
         logger.info("%s: survey %s done, %d record(s)", self.name, survey_id, count)
