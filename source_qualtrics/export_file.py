@@ -63,9 +63,9 @@ def verify_export_file(path: Path) -> None:
 
 def iter_export_file(path: Path, survey_id: str) -> Iterator[dict[str, Any]]:
     """Yield each NDJSON record of a zipped or raw export, skipping blank and `{}` lines."""
-    if not is_zip(path):
-        with path.open("rb") as raw, closing(read_ahead(iter(lambda: raw.read(READ_CHUNK), b""))) as chunks:
-            yield from _iter_lines(chunks, survey_id, path.name)
+    if not is_zip(path):  # nothing to inflate, so no helper thread either
+        with path.open("rb") as raw:
+            yield from _iter_lines(iter(lambda: raw.read(READ_CHUNK), b""), survey_id, path.name)
         return
     with _open_zip(path) as (archive, handle):
         for member in _data_members(archive):
