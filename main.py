@@ -1,4 +1,4 @@
-from source_qualtrics.startup import main
+from source_qualtrics.run import main
 
 if __name__ == "__main__":
     main()

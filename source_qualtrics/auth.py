@@ -16,11 +16,14 @@ import orjson
 import requests
 from airbyte_cdk.utils.airbyte_secrets_utils import update_secrets
 
-from source_qualtrics.errors import ConfigError, QualtricsConnectionError
+from source_qualtrics.errors import CredentialsRejected, QualtricsConnectionError
 
 logger = logging.getLogger("airbyte")
 
 REFRESH_MARGIN_SECONDS = 60.0
+# A short-lived token is refreshed when this share of its lifetime is left, not a fixed minute before
+# it expires (a 3 s token would otherwise be minted again before every request).
+REFRESH_MARGIN_SHARE = 0.2
 
 
 class Authenticator(Protocol):
@@ -68,11 +71,12 @@ class OAuthClientCredentials:
         self._lock = threading.Lock()
         self._access_token: str | None = None
         self._expires_at = 0.0
+        self._refresh_margin = REFRESH_MARGIN_SECONDS
         self._remints_since_success = 0
 
     def headers(self) -> dict[str, str]:
         with self._lock:
-            if self._access_token is None or self._clock() >= self._expires_at - REFRESH_MARGIN_SECONDS:
+            if self._access_token is None or self._clock() >= self._expires_at - self._refresh_margin:
                 self._mint()
             return {"Authorization": f"Bearer {self._access_token}"}
 
@@ -105,7 +109,7 @@ class OAuthClientCredentials:
                 f"Could not reach the OAuth token endpoint {self._token_url}"
             ) from error
         if response.status_code in (400, 401, 403):
-            raise ConfigError(
+            raise CredentialsRejected(
                 "Qualtrics refused the OAuth client credentials: check the client id and secret (and the "
                 f"scopes, if set) of the OAuth client in Qualtrics (HTTP {response.status_code})."
             )
@@ -122,4 +126,5 @@ class OAuthClientCredentials:
         update_secrets([token])  # the minted token is a secret too: mask it wherever logs go
         self._access_token = str(token)
         self._expires_at = self._clock() + lifetime
+        self._refresh_margin = min(REFRESH_MARGIN_SECONDS, lifetime * REFRESH_MARGIN_SHARE)
         logger.info("Minted an OAuth access token valid for %.0f s", lifetime)

@@ -18,7 +18,7 @@ import orjson
 import requests
 
 from source_qualtrics.auth import ApiTokenAuth, Authenticator, OAuthClientCredentials
-from source_qualtrics.errors import QualtricsApiError, QualtricsConnectionError
+from source_qualtrics.errors import CredentialsRejected, QualtricsApiError, QualtricsConnectionError
 from source_qualtrics.pacing import DEFAULT_REQUESTS_PER_MINUTE, RequestPacer, endpoint_kind
 
 logger = logging.getLogger("airbyte")
@@ -70,6 +70,8 @@ class QualtricsClient:
         self._session = session or requests.Session()
         self._session.headers["User-Agent"] = USER_AGENT
         self._pacer = pacer or RequestPacer(requests_per_minute, sleep=sleep)
+        #: set once Qualtrics refused the credential: the sync stops there (see SourceQualtrics.read)
+        self.rejected: CredentialsRejected | None = None
 
     def url(self, path: str) -> str:
         return f"{self.base_url}/{path.lstrip('/')}"
@@ -136,6 +138,23 @@ class QualtricsClient:
         stream: bool = False,
     ) -> requests.Response:
         """Send one logical request, retrying what is transient; raise a mapped error otherwise."""
+        if self.rejected is not None:
+            raise self.rejected  # a credential known to be dead is not tried again
+        try:
+            return self._send(method, path_or_url, params=params, json=json, stream=stream)
+        except CredentialsRejected as rejected:
+            self.rejected = rejected
+            raise
+
+    def _send(
+        self,
+        method: str,
+        path_or_url: str,
+        *,
+        params: Mapping[str, Any] | None,
+        json: Mapping[str, Any] | None,
+        stream: bool,
+    ) -> requests.Response:
         url = path_or_url if "://" in path_or_url else self.url(path_or_url)
         self._headers_for(url)  # refuse a foreign host before anything else happens
         kind = endpoint_kind(method, urlsplit(url).path)
@@ -213,7 +232,13 @@ class QualtricsClient:
                     self._sleep(delay)
                     waited += delay
                     continue
-            raise _api_error(response, url)
+            refused = _api_error(response, url)
+            if refused.status == 401:
+                oauth = isinstance(self._auth, OAuthClientCredentials)
+                raise CredentialsRejected.for_credential(
+                    self.host, oauth=oauth, error_code=refused.error_code
+                )
+            raise refused
 
     def _headers_for(self, url: str) -> dict[str, str]:
         """The token goes only to the configured host, never to a host a response pointed us at."""

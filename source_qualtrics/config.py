@@ -12,18 +12,20 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from importlib import resources
 from typing import Any
 from urllib.parse import urlsplit
 
 import jsonschema
 
+from source_qualtrics.dates import DateTime, now, parse_instant
 from source_qualtrics.errors import ConfigError
 from source_qualtrics.pacing import DEFAULT_REQUESTS_PER_MINUTE
 
 API_PATH = "/API/v3"
 DEFAULT_MAX_CONCURRENT_EXPORTS = 4
+DEFAULT_RESPONSES_PER_EXPORT = 250_000
+DEFAULT_RECHECK_HOURS = 24
 
 _DATACENTER_ID = re.compile(r"^[a-z]{2,4}[0-9]{0,2}$")
 _HOST_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
@@ -76,12 +78,16 @@ class QualtricsConfig:
 
     base_url: str
     credentials: ApiToken | OAuthClient
-    start_date: datetime | None = None
+    start_date: DateTime | None = None
     survey_ids: tuple[str, ...] | None = None
     max_concurrent_exports: int = DEFAULT_MAX_CONCURRENT_EXPORTS
     requests_per_minute: int = DEFAULT_REQUESTS_PER_MINUTE
     export_options: ExportOptions = ExportOptions()
     per_survey_streams: bool = False
+    responses_per_export: int = DEFAULT_RESPONSES_PER_EXPORT
+    newest_first: bool = False
+    skip_unchanged_surveys: bool = False
+    unchanged_survey_recheck_hours: int = DEFAULT_RECHECK_HOURS
 
     @property
     def host(self) -> str:
@@ -120,6 +126,22 @@ def parse_config(raw: Mapping[str, Any]) -> QualtricsConfig:
             filter_id=_optional_text(raw.get("filter_id"), "Saved filter ID"),
         ),
         per_survey_streams=raw.get("per_survey_streams") is True,
+        responses_per_export=_bounded_int(
+            raw.get("responses_per_export"),
+            "Responses per export window",
+            DEFAULT_RESPONSES_PER_EXPORT,
+            1000,
+            1_000_000,
+        ),
+        newest_first=raw.get("newest_first") is True,
+        skip_unchanged_surveys=raw.get("skip_unchanged_surveys") is True,
+        unchanged_survey_recheck_hours=_bounded_int(
+            raw.get("unchanged_survey_recheck_hours"),
+            "Re-check unchanged surveys (hours)",
+            DEFAULT_RECHECK_HOURS,
+            1,
+            720,
+        ),
     )
     _check_against_spec(raw)
     return config
@@ -185,35 +207,23 @@ def normalize_datacenter(value: Any) -> str:
     return f"https://{host}{API_PATH}"
 
 
-def parse_start_date(value: Any) -> datetime | None:
+def parse_start_date(value: Any) -> DateTime | None:
     """ISO 8601 in UTC (a date alone means midnight UTC); absent means all history."""
     if value is None or value == "":
         return None
     if not isinstance(value, str):
         raise ConfigError("Start date must be a text such as '2024-01-01T00:00:00Z'.")
     text = value.strip()
-    try:
-        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-            parsed = datetime.fromisoformat(text + "T00:00:00+00:00")
-        else:
-            parsed = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
+    parsed = parse_instant(text) if re.fullmatch(r"\d{4}-\d{2}-\d{2}(T.*)?", text) else None
+    if parsed is None:
         raise ConfigError(
             f"Start date {value!r} is not an ISO 8601 date-time: use a form such as '2024-01-01T00:00:00Z'."
-        ) from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    parsed = parsed.astimezone(timezone.utc)
-    if parsed > datetime.now(timezone.utc):
+        )
+    if parsed > now():
         raise ConfigError(
             f"Start date {value!r} is in the future: pick a date in the past or leave it empty."
         )
     return parsed
-
-
-def format_api_datetime(moment: datetime) -> str:
-    """The form Qualtrics accepts for export windows: whole seconds, UTC, `Z`."""
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _parse_credentials(value: Any) -> ApiToken | OAuthClient:

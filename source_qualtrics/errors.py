@@ -13,6 +13,26 @@ class ConfigError(AirbyteTracedException):
         super().__init__(internal_message=message, message=message, failure_type=FailureType.config_error)
 
 
+class CredentialsRejected(ConfigError):
+    """Qualtrics refused the credential itself (HTTP 401): nothing else can work until the user fixes it,
+    so the client raises this instead of an API error and the sync stops at the first one."""
+
+    @classmethod
+    def for_credential(cls, host: str, *, oauth: bool, error_code: str | None) -> CredentialsRejected:
+        code = error_code or "HTTP 401"
+        if oauth:
+            return cls(
+                f"Qualtrics rejected the OAuth access token on {host} ({code}). An OAuth token only works "
+                "on the datacenter where its client was created: check the Datacenter setting, and that "
+                "the client is still active."
+            )
+        return cls(
+            f"Qualtrics rejected the API token ({code}). A deactivated or rotated token stops working at "
+            "once: paste the current token from Account Settings > Qualtrics IDs into this connection "
+            "(sync state is kept)."
+        )
+
+
 class QualtricsApiError(Exception):
     """A non-retryable answer from Qualtrics, with what a person needs to report it."""
 

@@ -1,9 +1,11 @@
-"""The response-export pipeline: start -> poll progress -> download -> hand over the file's records.
+"""Qualtrics' response export, job by job: start -> poll progress -> download -> the file's records.
 
 Qualtrics has no list endpoint for responses; every response arrives through an asynchronous export
-job. The server-side wait dominates, so `ExportPipeline` keeps several jobs running ahead while the
-caller parses one file at a time. Files are spooled to disk and read as a stream (`export_file.py`),
-so memory stays flat whatever the survey's size.
+job, and the server-side wait dominates a sync. `ExportScheduler` keeps up to K jobs running and hands
+back each file as soon as it is ready, in completion order, so one slow export holds back nothing.
+Its unit of work is one export of one survey over one window of time (`ExportTask`); a failure stays
+with its survey, and a window Qualtrics cannot export whole is split. Files are spooled to disk and
+read as a stream (`export_file.py`), so memory stays flat whatever the survey's size.
 """
 
 from __future__ import annotations
@@ -11,33 +13,38 @@ from __future__ import annotations
 import itertools
 import logging
 import os
-import shutil
 import tempfile
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from source_qualtrics.client import QualtricsClient, TruncatedDownload
 from source_qualtrics.errors import ExportFailed, QualtricsApiError, QualtricsConnectionError
+from source_qualtrics.export_cache import ExportCache, ExportedFile
 from source_qualtrics.export_file import (
     CorruptExport,
     MalformedExportLine,
     iter_export_file,
     verify_export_file,
 )
+from source_qualtrics.windows import Window
 
 logger = logging.getLogger("airbyte")
 
 
 @dataclass(frozen=True)
 class ExportTiming:
-    """Polling cadence and patience; small values make tests fast, defaults suit the real API."""
+    """Polling cadence and patience; small values make tests fast, defaults suit the real API.
+
+    Each job polls on its own clock, starting at `first_poll_delay` and growing to `max_poll_delay`,
+    so a finished export is noticed within a few seconds and a restarted job starts its cadence afresh.
+    """
 
     first_poll_delay: float = 0.5
-    max_poll_delay: float = 15.0
+    max_poll_delay: float = 5.0
     poll_growth: float = 1.5
     max_wait_seconds: float = 6 * 3600.0
     log_every_seconds: float = 30.0
@@ -46,75 +53,56 @@ class ExportTiming:
 
 
 @dataclass(frozen=True)
-class ExportRequest:
-    """One survey's export, with the body to fall back to if Qualtrics refuses its continuation token."""
+class ExportTask:
+    """One export of one survey: a window of time, or the changes since a continuation token."""
 
     survey_id: str
     body: dict[str, Any]
-    fallback_body: dict[str, Any] | None = None
+    window: Window | None = None  # None: a continuation-token export
+    fallback: ExportTask | None = None  # what to export instead if Qualtrics refuses the token
+
+    def describe(self) -> str:
+        return self.window.describe() if self.window else "changes since the last sync"
 
 
 @dataclass
 class ExportJob:
-    """One survey's export on the server; `file_id` is set once Qualtrics reports it complete."""
+    """A task's export running on the server."""
 
-    request: ExportRequest
+    task: ExportTask
     progress_id: str
     body: dict[str, Any]
-    used_fallback: bool = False
-    began: float = 0.0
+    used_fallback: bool
+    began: float
+    next_poll: float
+    delay: float
     attempts: int = 1
-    file_id: str | None = None
-    continuation_token: str | None = None
-    last_log: float = 0.0
-
-    @property
-    def survey_id(self) -> str:
-        return self.request.survey_id
+    percent: float = 0.0
 
 
 @dataclass
-class ExportRun:
-    """A finished export whose records can be streamed once; `continuation_token` is for the next sync."""
+class ExportReady:
+    """A task whose file is on disk (exported now, or by another stream earlier in this sync)."""
 
-    survey_id: str
-    path: Path
-    continuation_token: str | None
-    used_fallback: bool
-    refetch: Callable[[], Path] | None = None
+    task: ExportTask
+    exported: ExportedFile
 
-    def records(self) -> Iterator[dict[str, Any]]:
-        """Stream the records; a malformed line costs one fresh download, resumed past what was emitted."""
-        emitted = 0
-        refetched = False
-        while True:
-            records: Iterator[dict[str, Any]] = iter_export_file(self.path, self.survey_id)
-            if emitted:
-                records = itertools.islice(records, emitted, None)
-            try:
-                for record in records:
-                    emitted += 1
-                    yield record
-                return
-            except (MalformedExportLine, CorruptExport) as error:
-                # CorruptExport here means the spooled file changed after it was verified.
-                reason = error.reason if isinstance(error, MalformedExportLine) else str(error)
-                if refetched or self.refetch is None:
-                    again = f"{reason}, also after downloading the file again"
-                    raise ExportFailed(self.survey_id, again) from None
-                refetched = True
-                logger.warning("Survey %s: %s; downloading the file again", self.survey_id, reason)
-                self.path.unlink(missing_ok=True)
-                self.path = self.refetch()
+
+@dataclass
+class SurveyFailure:
+    """What the scheduler hands back instead of a file when a task cannot be exported."""
+
+    task: ExportTask
+    failure: ExportFailed
 
 
 class ResponseExporter:
-    """The four HTTP steps of one export, with Qualtrics' quirks handled."""
+    """The HTTP steps of one export, with Qualtrics' quirks handled."""
 
     def __init__(
         self,
         client: QualtricsClient,
-        spool_dir: Path,
+        spool_dir: Callable[[], Path],
         *,
         timing: ExportTiming | None = None,
         sleep: Callable[[float], None] = time.sleep,
@@ -122,114 +110,81 @@ class ResponseExporter:
     ) -> None:
         self._client = client
         self._spool_dir = spool_dir
-        self._timing = timing or ExportTiming()
-        self._sleep = sleep
-        self._clock = clock
+        self.timing = timing or ExportTiming()
+        self.sleep = sleep
+        self.clock = clock
 
-    @property
-    def timing(self) -> ExportTiming:
-        return self._timing
-
-    def sleep(self, seconds: float) -> None:
-        self._sleep(seconds)
-
-    def start(self, request: ExportRequest) -> ExportJob:
-        """POST the export; a refused continuation token falls back to the date window."""
+    def start(self, task: ExportTask) -> ExportJob:
+        """POST the export; a refused continuation token falls back to the task's date window."""
         try:
-            return self._post(request, request.body, used_fallback=False)
+            return self._post(task, task.body, used_fallback=False)
         except QualtricsApiError as error:
             refused = error.status in (400, 404, 410)
-            if refused and "continuationToken" in request.body and request.fallback_body:
+            if refused and "continuationToken" in task.body and task.fallback is not None:
                 logger.warning(
                     "Survey %s: Qualtrics refused the stored continuation token (%s); "
                     "falling back to a date window from the last synced timestamp.",
-                    request.survey_id,
+                    task.survey_id,
                     error.api_message,
                 )
-                return self._post(request, request.fallback_body, used_fallback=True)
-            raise _as_export_failure(request.survey_id, error, "starting the export") from None
+                try:
+                    return self._post(task, task.fallback.body, used_fallback=True)
+                except QualtricsApiError as again:
+                    raise as_export_failure(task.survey_id, again, "starting the export") from None
+            raise as_export_failure(task.survey_id, error, "starting the export") from None
 
-    def _post(self, request: ExportRequest, body: dict[str, Any], *, used_fallback: bool) -> ExportJob:
-        result = self._client.post_result(f"surveys/{request.survey_id}/export-responses", body)
+    def _post(self, task: ExportTask, body: dict[str, Any], *, used_fallback: bool) -> ExportJob:
+        result = self._client.post_result(f"surveys/{task.survey_id}/export-responses", body)
         progress_id = result.get("progressId")
         if not isinstance(progress_id, str) or not progress_id:
-            raise ExportFailed(request.survey_id, "Qualtrics started an export but returned no progressId")
-        logger.info("Survey %s: export %s started", request.survey_id, progress_id)
-        now = self._clock()
-        return ExportJob(request, progress_id, body, used_fallback, began=now, last_log=now)
+            raise ExportFailed(task.survey_id, "Qualtrics started an export but returned no progressId")
+        logger.info("Survey %s: export %s started for %s", task.survey_id, progress_id, task.describe())
+        now = self.clock()
+        first = self.timing.first_poll_delay
+        return ExportJob(
+            task, progress_id, body, used_fallback, began=now, next_poll=now + first, delay=first
+        )
 
-    def poll(self, job: ExportJob) -> bool:
-        """Ask once how the job is doing; True when its file is ready. A lost or failed job is
-        started again (bounded); one that cannot be saved raises ExportFailed."""
-        survey_id = job.survey_id
+    def poll(self, job: ExportJob) -> dict[str, Any]:
+        """Ask once how the job is doing; the progress `result` as Qualtrics sent it."""
+        survey_id = job.task.survey_id
         try:
             result = self._client.get_result(f"surveys/{survey_id}/export-responses/{job.progress_id}")
         except QualtricsApiError as error:
-            if error.status != 404:
-                raise _as_export_failure(survey_id, error, "polling the export") from None
-            self._restart(job, f"export {job.progress_id} is unknown to Qualtrics")
-            return False
-        status = result.get("status")
-        if status == "complete":
-            file_id, token = result.get("fileId"), result.get("continuationToken")
-            if not isinstance(file_id, str) or not file_id:
-                self._restart(job, "export completed without a fileId")
-                return False
-            job.file_id = file_id
-            job.continuation_token = token if isinstance(token, str) and token else None
-            logger.info("Survey %s: export complete after %.1f s", survey_id, self._clock() - job.began)
-            return True
-        if status == "failed":
-            self._restart(job, f"Qualtrics reported export {job.progress_id} as failed")
-            return False
-        now = self._clock()
-        if now - job.began > self._timing.max_wait_seconds:
-            raise ExportFailed(
-                survey_id, f"export did not complete within {self._timing.max_wait_seconds:.0f} s"
-            )
-        if now - job.last_log >= self._timing.log_every_seconds:
-            percent = float(result.get("percentComplete") or 0.0)
-            logger.info("Survey %s: export %.0f%% complete after %.0f s", survey_id, percent, now - job.began)
-            job.last_log = now
-        return False
+            if error.status == 404:  # Qualtrics lost the job: a fresh start is the documented remedy
+                return {"status": "lost"}
+            raise as_export_failure(survey_id, error, "polling the export") from None
+        percent = result.get("percentComplete")
+        job.percent = float(percent) if isinstance(percent, (int, float)) else job.percent
+        job.delay = min(self.timing.max_poll_delay, job.delay * self.timing.poll_growth)
+        job.next_poll = self.clock() + job.delay
+        return result
 
-    def _restart(self, job: ExportJob, reason: str) -> None:
-        if job.attempts >= self._timing.job_attempts:
-            raise ExportFailed(job.survey_id, f"{reason} (after {job.attempts} attempts)")
-        logger.warning("Survey %s: %s; starting the export again", job.survey_id, reason)
+    def restart(self, job: ExportJob, reason: str) -> None:
+        """Start the same export again, with a fresh polling cadence; bounded by `job_attempts`."""
+        task = job.task
+        if job.attempts >= self.timing.job_attempts:
+            raise ExportFailed(task.survey_id, f"{reason} (after {job.attempts} attempts)")
+        logger.warning("Survey %s: %s; starting the export again", task.survey_id, reason)
         try:
-            fresh = self._post(job.request, job.body, used_fallback=job.used_fallback)
+            fresh = self._post(task, job.body, used_fallback=job.used_fallback)
         except QualtricsApiError as error:
-            raise _as_export_failure(job.survey_id, error, "restarting the export") from None
-        job.progress_id, job.began, job.last_log = fresh.progress_id, fresh.began, fresh.began
-        job.attempts += 1
-
-    def finish(self, job: ExportJob) -> ExportRun:
-        """Download a completed job's file; the run can fetch it again if a line turns out malformed."""
-        survey_id, file_id = job.survey_id, job.file_id
-        if file_id is None:
-            raise ExportFailed(survey_id, "finish() called before the export completed")
-        path = self.download(survey_id, file_id)
-        return ExportRun(
-            survey_id,
-            path,
-            job.continuation_token,
-            job.used_fallback,
-            refetch=lambda: self.download(survey_id, file_id),
-        )
+            raise as_export_failure(task.survey_id, error, "restarting the export") from None
+        fresh.attempts = job.attempts + 1
+        job.__dict__.update(fresh.__dict__)
 
     def download(self, survey_id: str, file_id: str) -> Path:
         """Spool the file to disk and prove it is whole (length, zip CRCs) before anything is parsed."""
         last_error = ""
-        for attempt in range(1, self._timing.download_attempts + 1):
-            handle, name = tempfile.mkstemp(prefix=f"{survey_id}-", suffix=".export", dir=self._spool_dir)
+        for attempt in range(1, self.timing.download_attempts + 1):
+            handle, name = tempfile.mkstemp(prefix=f"{survey_id}-", suffix=".export", dir=self._spool_dir())
             path = Path(name)
             try:
-                began = self._clock()
+                began = self.clock()
                 with os.fdopen(handle, "wb") as sink:
                     size = self._client.download(f"surveys/{survey_id}/export-responses/{file_id}/file", sink)
                 logger.info(
-                    "Survey %s: downloaded %.1f MB in %.1f s", survey_id, size / 1e6, self._clock() - began
+                    "Survey %s: downloaded %.1f MB in %.1f s", survey_id, size / 1e6, self.clock() - began
                 )
                 verify_export_file(path)
                 return path
@@ -239,92 +194,190 @@ class ResponseExporter:
                 logger.warning("Survey %s: download attempt %d failed: %s", survey_id, attempt, error)
             except QualtricsApiError as error:
                 path.unlink(missing_ok=True)
-                raise _as_export_failure(survey_id, error, "downloading the export") from None
+                raise as_export_failure(survey_id, error, "downloading the export") from None
             except BaseException:
                 path.unlink(missing_ok=True)
                 raise
         raise ExportFailed(survey_id, f"the export file could not be downloaded whole ({last_error})")
 
 
-class ExportPipeline:
-    """Keeps up to `concurrency` exports *running* on the server while the caller consumes them in order.
+def records_of(exported: ExportedFile, refetch: Callable[[], Path] | None) -> Iterator[dict[str, Any]]:
+    """Stream a file's records; a malformed line costs one fresh download, resumed past what was emitted."""
+    emitted = 0
+    refetched = False
+    while True:
+        records: Iterator[dict[str, Any]] = iter_export_file(exported.path, exported.survey_id)
+        if emitted:
+            records = itertools.islice(records, emitted, None)
+        try:
+            for record in records:
+                emitted += 1
+                yield record
+            return
+        except (MalformedExportLine, CorruptExport) as error:
+            # CorruptExport here means the spooled file changed after it was verified.
+            reason = error.reason if isinstance(error, MalformedExportLine) else str(error)
+            if refetched or refetch is None:
+                raise ExportFailed(
+                    exported.survey_id, f"{reason}, also after downloading the file again"
+                ) from None
+            refetched = True
+            logger.warning("Survey %s: %s; downloading the file again", exported.survey_id, reason)
+            exported.replace_file(refetch())
 
-    While it waits for the survey the caller needs next, it polls the other running exports too, so a
-    job that completes early frees its slot for the next survey's export at once (its file waits on
-    the server, where it stays for a week, until its turn to be downloaded and parsed).
+
+@dataclass
+class ExportScheduler:
+    """Runs tasks with up to `concurrency` exports on the server; yields each file when it is ready.
+
+    `split` says how to cut a task whose export Qualtrics reports as failed (None: it cannot be cut,
+    so the same export is tried again, up to `job_attempts`). A survey's failure never touches another
+    survey; `drop_survey` cancels what is left of a survey that failed.
     """
 
-    def __init__(
-        self,
-        exporter: ResponseExporter,
-        requests: Iterable[ExportRequest],
-        concurrency: int,
-    ) -> None:
-        self._exporter = exporter
-        self._pending: deque[ExportRequest] = deque(requests)
-        self._queue: deque[ExportJob | ExportFailed] = deque()
-        self._concurrency = max(1, concurrency)
+    exporter: ResponseExporter
+    tasks: Iterable[ExportTask]
+    concurrency: int
+    cache: ExportCache
+    split: Callable[[ExportTask], list[ExportTask] | None] = lambda task: None
+    label: str = "responses"
+    _pending: deque[ExportTask] = field(init=False)
+    _running: list[ExportJob] = field(init=False, default_factory=list)
+    _dropped: set[str] = field(init=False, default_factory=set)
 
-    def next_run(self, survey_id: str) -> ExportRun:
-        """Return the finished export for `survey_id`, which must be the next one in order."""
-        self._top_up()
-        if not self._queue:
-            raise LookupError(f"no export was planned for survey {survey_id}")
-        head = self._queue[0]
-        if not isinstance(head, ExportFailed) and head.survey_id != survey_id:
-            raise LookupError(f"exports out of order: expected {head.survey_id}, got {survey_id}")
-        try:
-            self._wait_for(head)
-        finally:
-            self._queue.popleft()
-            self._top_up()
-        assert isinstance(head, ExportJob)
-        return self._exporter.finish(head)
+    def __post_init__(self) -> None:
+        self._pending = deque(self.tasks)
+        self._last_log = self.exporter.clock()
 
-    def _wait_for(self, head: ExportJob | ExportFailed) -> None:
-        if isinstance(head, ExportFailed):
-            raise head
-        timing = self._exporter.timing
-        delay = timing.first_poll_delay
-        while head.file_id is None and not self._exporter.poll(head):
-            self._poll_others()
-            self._top_up()
-            self._exporter.sleep(delay)
-            delay = min(timing.max_poll_delay, delay * timing.poll_growth)
+    def drop_survey(self, survey_id: str) -> None:
+        self._dropped.add(survey_id)
+        self._pending = deque(task for task in self._pending if task.survey_id != survey_id)
+        self._running = [job for job in self._running if job.task.survey_id != survey_id]
 
-    def _poll_others(self) -> None:
-        for index in range(1, len(self._queue)):
-            job = self._queue[index]
-            if isinstance(job, ExportJob) and job.file_id is None:
-                try:
-                    self._exporter.poll(job)
-                except ExportFailed as failure:
-                    self._queue[index] = failure
+    def results(self) -> Iterator[ExportReady | SurveyFailure]:
+        """Files (and failures) in the order their exports finish."""
+        while self._pending or self._running:
+            cached = self._take_cached()
+            if cached is not None:
+                yield cached
+                continue
+            failure = self._top_up()
+            if failure is not None:
+                yield failure
+                continue
+            now = self.exporter.clock()
+            due = [job for job in self._running if job.next_poll <= now]
+            if not due:
+                wake = min(job.next_poll for job in self._running)
+                self._log_waiting(now)
+                self.exporter.sleep(max(0.0, wake - now))
+                continue
+            for job in due:
+                if job.task.survey_id in self._dropped or job not in self._running:
+                    continue
+                outcome = self._advance(job)
+                if outcome is not None:
+                    yield outcome
 
-    def _running(self) -> int:
-        return sum(1 for job in self._queue if isinstance(job, ExportJob) and job.file_id is None)
+    def _take_cached(self) -> ExportReady | None:
+        for task in self._pending:
+            exported = self.cache.take(task.survey_id, task.body)
+            if exported is not None:
+                self._pending.remove(task)
+                logger.info("Survey %s: reusing this sync's export of %s", task.survey_id, task.describe())
+                return ExportReady(task, exported)
+        return None
 
-    def _top_up(self) -> None:
-        while self._pending and self._running() < self._concurrency:
-            request = self._pending.popleft()
+    def _top_up(self) -> SurveyFailure | None:
+        while self._pending and len(self._running) < max(1, self.concurrency):
+            task = self._pending.popleft()
             try:
-                self._queue.append(self._exporter.start(request))
+                self._running.append(self.exporter.start(task))
             except ExportFailed as failure:
-                self._queue.append(failure)
+                return SurveyFailure(task, failure)
+        return None
+
+    def _advance(self, job: ExportJob) -> ExportReady | SurveyFailure | None:
+        """Poll a due job; a finished one is downloaded and handed back, a failed one split or restarted."""
+        task = job.task
+        try:
+            result = self.exporter.poll(job)
+            status = result.get("status")
+            if status == "complete":
+                file_id = result.get("fileId")
+                if isinstance(file_id, str) and file_id:
+                    self._running.remove(job)
+                    return self._download(job, file_id, result.get("continuationToken"))
+                self.exporter.restart(job, "export completed without a fileId")
+            elif status == "failed":
+                self._failed(job)
+            elif status == "lost":
+                self.exporter.restart(job, f"export {job.progress_id} is unknown to Qualtrics")
+            elif self.exporter.clock() - job.began > self.exporter.timing.max_wait_seconds:
+                wait = self.exporter.timing.max_wait_seconds
+                raise ExportFailed(task.survey_id, f"export did not complete within {wait:.0f} s")
+        except ExportFailed as failure:
+            if job in self._running:
+                self._running.remove(job)
+            return SurveyFailure(task, failure)
+        return None
+
+    def _failed(self, job: ExportJob) -> None:
+        """Qualtrics gives no reason for a failed export; the likely one for a big window is its size."""
+        halves = self.split(job.task)
+        if halves:
+            logger.warning(
+                "Survey %s: Qualtrics failed the export of %s; exporting it in %d smaller windows",
+                job.task.survey_id,
+                job.task.describe(),
+                len(halves),
+            )
+            self._running.remove(job)
+            self._pending.extendleft(reversed(halves))
+            return
+        if job.attempts >= self.exporter.timing.job_attempts:
+            raise ExportFailed(
+                job.task.survey_id,
+                f"Qualtrics failed the export of {job.task.describe()} {job.attempts} times; a window "
+                "this narrow should fit Qualtrics' export limits (1.8 GB, 1M records per file), so "
+                "the failure is on Qualtrics' side: retry later or contact Qualtrics support",
+            )
+        self.exporter.restart(job, f"Qualtrics reported export {job.progress_id} as failed")
+
+    def _download(self, job: ExportJob, file_id: str, token: Any) -> ExportReady | SurveyFailure:
+        task = job.task
+        took = self.exporter.clock() - job.began
+        logger.info("Survey %s: export of %s complete after %.1f s", task.survey_id, task.describe(), took)
+        try:
+            path = self.exporter.download(task.survey_id, file_id)
+        except ExportFailed as failure:
+            return SurveyFailure(task, failure)
+        continuation = token if isinstance(token, str) and token else None
+        exported = self.cache.add(
+            task.survey_id,
+            task.body,
+            path,
+            continuation,
+            used_fallback=job.used_fallback,
+            refetch=lambda: self.exporter.download(task.survey_id, file_id),
+        )
+        return ExportReady(task, exported)
+
+    def _log_waiting(self, now: float) -> None:
+        if now - self._last_log < self.exporter.timing.log_every_seconds:
+            return
+        self._last_log = now
+        running = ", ".join(
+            f"{job.task.survey_id} {job.percent:.0f}% after {now - job.began:.0f} s" for job in self._running
+        )
+        logger.info("%s: waiting for %d export(s): %s", self.label, len(self._running), running)
 
 
-def make_spool_dir() -> Path:
-    return Path(tempfile.mkdtemp(prefix="source-qualtrics-"))
-
-
-def remove_spool_dir(path: Path) -> None:
-    shutil.rmtree(path, ignore_errors=True)
-
-
-def _as_export_failure(survey_id: str, error: QualtricsApiError, step: str) -> ExportFailed:
+def as_export_failure(survey_id: str, error: QualtricsApiError, step: str) -> ExportFailed:
+    """A survey-level failure (a rejected credential never gets here: the client stops the sync)."""
     if error.status in (403, 404):
         hint = (
-            "the survey does not exist or the token's user cannot export it"
+            "the survey no longer exists, or the token's user cannot see it"
             if error.status == 404
             else "the token's user lacks permission to export this survey's responses"
         )

@@ -1,41 +1,26 @@
 """Reading a downloaded export file: prove it whole, then stream its NDJSON records.
 
-Qualtrics sends a zip with one NDJSON member (or, uncompressed, the NDJSON itself). The file is checked
-end to end (zip structure, each member's length and CRC-32) before any record is emitted, so a damaged
-download costs a fresh download, never a wrong record. Records are then streamed in constant memory:
-members are inflated here (zlib-ng) in large blocks, on a helper thread (`read_ahead`), while the
-caller's thread splits lines and parses them. `zipfile`'s own member reader does the same work in
-smaller steps with more Python per step; reading the member directly is what keeps inflating off the
-parsing thread's back.
+Qualtrics sends a zip whose members are NDJSON files (more than one when an export holds over a
+million records: `{name}.ndjson`, `{name}_1.ndjson`, ...), or, uncompressed, the NDJSON itself. Every
+member is inflated once and checked against its CRC-32 and length (`zipfile.testzip`) before any
+record is emitted, so a damaged download costs a fresh download, never a wrong record. Records are
+then streamed from `zipfile`'s member reader in large blocks, so memory stays flat whatever the size.
 """
 
 from __future__ import annotations
 
-import struct
 import zipfile
 from collections.abc import Iterator
-from contextlib import closing, contextmanager
 from pathlib import Path
-from typing import IO, Any, cast
+from typing import IO, Any
 
 import orjson
 
 from source_qualtrics.errors import ExportFailed
-from source_qualtrics.read_ahead import read_ahead
-
-try:  # zlib-ng inflates and CRCs the same bytes about 2.7x faster than the stdlib's zlib
-    from zlib_ng import zlib_ng as zlib
-except ImportError:  # a platform without a zlib-ng wheel: same API, slower
-    import zlib  # type: ignore[no-redef]
-
-InflateError = cast(type[Exception], zlib.error)  # zlib-ng's stub calls it an instance
 
 ZIP_MAGIC = b"PK\x03\x04"
-SKIPPED_LINES = frozenset({b"", b"{}"})
-READ_CHUNK = 1 << 18  # compressed bytes read at once
-INFLATED_CHUNK = 1 << 20  # at most this many inflated bytes per chunk, however well the data compresses
-# Measured on a 200k-response export: 1 MB / 4 MB chunks parse about as fast, but peak RSS is ~25 MB higher.
-LOCAL_HEADER = struct.Struct("<4s22xHH")  # signature, 22 bytes we take from the central directory, 2 lengths
+SKIPPED_LINES = frozenset({b"", b"{}"})  # real exports contain both
+READ_CHUNK = 1 << 20
 
 
 class MalformedExportLine(ExportFailed):
@@ -54,99 +39,46 @@ def is_zip(path: Path) -> bool:
 def verify_export_file(path: Path) -> None:
     """Inflate every zip member once and check its CRC and length, so damage is found before parsing."""
     if not is_zip(path):
-        return  # an uncompressed export: nothing to verify beyond the download's length check
-    with _open_zip(path) as (archive, handle):
-        for member in _data_members(archive):
-            for _ in member_chunks(handle, member):
-                pass
+        return  # an uncompressed export: the download's length check is all there is
+    try:
+        with zipfile.ZipFile(path) as archive:
+            damaged = archive.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as error:
+        raise CorruptExport(f"the zip file is damaged ({error})") from None
+    except Exception as error:  # zlib.error: the deflate stream itself is broken
+        raise CorruptExport(f"the zip file does not inflate ({error})") from None
+    if damaged is not None:
+        raise CorruptExport(f"member {damaged!r} fails its CRC check")
+
+
+def uncompressed_size(path: Path) -> int:
+    """Bytes of NDJSON an export file holds, read from the zip directory without inflating anything."""
+    if not is_zip(path):
+        return path.stat().st_size
+    with zipfile.ZipFile(path) as archive:
+        return sum(info.file_size for info in archive.infolist())
 
 
 def iter_export_file(path: Path, survey_id: str) -> Iterator[dict[str, Any]]:
     """Yield each NDJSON record of a zipped or raw export, skipping blank and `{}` lines."""
-    if not is_zip(path):  # nothing to inflate, so no helper thread either
+    if not is_zip(path):
         with path.open("rb") as raw:
-            yield from _iter_lines(iter(lambda: raw.read(READ_CHUNK), b""), survey_id, path.name)
+            yield from _records(raw, survey_id, path.name)
         return
-    with _open_zip(path) as (archive, handle):
-        for member in _data_members(archive):
-            # closed (helper stopped) before the handle it reads from is closed
-            with closing(read_ahead(member_chunks(handle, member))) as chunks:
-                yield from _iter_lines(chunks, survey_id, member.filename)
-
-
-def member_chunks(handle: IO[bytes], member: zipfile.ZipInfo) -> Iterator[bytes]:
-    """The member's content, inflated a block at a time; CorruptExport if its CRC or length is wrong."""
-    handle.seek(member.header_offset)
-    header = handle.read(LOCAL_HEADER.size)
-    if len(header) != LOCAL_HEADER.size or header[:4] != ZIP_MAGIC:
-        raise CorruptExport(f"member {member.filename!r} has no local header")
-    _, name_length, extra_length = LOCAL_HEADER.unpack(header)
-    handle.seek(member.header_offset + LOCAL_HEADER.size + name_length + extra_length)
-    if member.flag_bits & 0x1:
-        raise CorruptExport(f"member {member.filename!r} is encrypted")
-    if member.compress_type == zipfile.ZIP_DEFLATED:
-        inflater = zlib.decompressobj(-zlib.MAX_WBITS)
-    elif member.compress_type != zipfile.ZIP_STORED:
-        raise CorruptExport(f"member {member.filename!r} uses compression method {member.compress_type}")
-    else:
-        inflater = None
-    crc, size, remaining = 0, 0, member.compress_size
     try:
-        while remaining > 0:
-            block = handle.read(min(READ_CHUNK, remaining))
-            if not block:
-                raise CorruptExport(f"member {member.filename!r} ends early")
-            remaining -= len(block)
-            pieces = [block] if inflater is None else _inflate(inflater, block)
-            for piece in pieces:
-                crc, size = zlib.crc32(piece, crc), size + len(piece)
-                yield piece
-        if inflater is not None:
-            piece = inflater.flush()
-            if not inflater.eof:
-                raise CorruptExport(f"member {member.filename!r}: the compressed data is cut short")
-            if piece:
-                crc, size = zlib.crc32(piece, crc), size + len(piece)
-                yield piece
-    except InflateError as error:
-        raise CorruptExport(f"member {member.filename!r} does not inflate ({error})") from None
-    if size != member.file_size:
-        raise CorruptExport(
-            f"member {member.filename!r} has {size} bytes, its header says {member.file_size}"
-        )
-    if crc != member.CRC:
-        raise CorruptExport(f"member {member.filename!r} fails its CRC check")
+        with zipfile.ZipFile(path) as archive:
+            for member in archive.infolist():  # written in order: name.ndjson, name_1.ndjson, ...
+                if member.is_dir():
+                    continue
+                with archive.open(member) as content:
+                    yield from _records(content, survey_id, member.filename)
+    except (zipfile.BadZipFile, EOFError) as error:  # the file changed after it was verified
+        raise CorruptExport(f"the zip file is damaged ({error})") from None
 
 
-def _inflate(inflater: Any, block: bytes) -> Iterator[bytes]:
-    """Inflate one compressed block in pieces of at most INFLATED_CHUNK bytes."""
-    piece = inflater.decompress(block, INFLATED_CHUNK)
-    while True:
-        if piece:
-            yield piece
-        if not inflater.unconsumed_tail:
-            return
-        piece = inflater.decompress(inflater.unconsumed_tail, INFLATED_CHUNK)
-
-
-@contextmanager
-def _open_zip(path: Path) -> Iterator[tuple[zipfile.ZipFile, IO[bytes]]]:
-    """The zip's directory and a handle on its bytes; damage to the zip's structure is CorruptExport."""
-    with path.open("rb") as handle:
-        try:
-            archive = zipfile.ZipFile(handle)
-        except (zipfile.BadZipFile, OSError, EOFError) as error:
-            raise CorruptExport(f"the zip file is damaged ({error})") from None
-        with archive:
-            yield archive, handle
-
-
-def _data_members(archive: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
-    return sorted((m for m in archive.infolist() if not m.is_dir()), key=lambda member: member.filename)
-
-
-def _iter_lines(chunks: Iterator[bytes], survey_id: str, source: str) -> Iterator[dict[str, Any]]:
+def _records(content: IO[bytes], survey_id: str, source: str) -> Iterator[dict[str, Any]]:
     loads = orjson.loads
+    chunks = iter(lambda: content.read(READ_CHUNK), b"")
     for number, line in enumerate(split_lines(chunks), start=1):
         stripped = line.strip()
         if stripped in SKIPPED_LINES:

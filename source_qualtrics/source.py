@@ -17,26 +17,34 @@ from airbyte_cdk.models import (
     ConnectorSpecification,
     ConnectorSpecificationSerializer,
     Status,
+    TraceType,
+    Type,
 )
 from airbyte_cdk.sources import AbstractSource
 from airbyte_cdk.sources.connector_state_manager import ConnectorStateManager
 from airbyte_cdk.sources.streams import Stream
+from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_qualtrics.auth import ApiTokenAuth, Authenticator, OAuthClientCredentials
 from source_qualtrics.client import QualtricsClient
 from source_qualtrics.config import OAuthClient, QualtricsConfig, parse_config
-from source_qualtrics.errors import ConfigError, QualtricsApiError, QualtricsConnectionError
+from source_qualtrics.errors import (
+    ConfigError,
+    CredentialsRejected,
+    QualtricsApiError,
+    QualtricsConnectionError,
+)
 from source_qualtrics.export import ExportTiming
-from source_qualtrics.record_lines import DirectRecords
-from source_qualtrics.streams.export_stream import SurveyExportStream
 from source_qualtrics.streams.families import directory_streams
 from source_qualtrics.streams.in_progress_responses import InProgressResponses
+from source_qualtrics.streams.partitioned_state import damaged_state, load_partitions
 from source_qualtrics.streams.per_survey import per_survey_streams
-from source_qualtrics.streams.question_answers import QuestionAnswers, share_one_pass
-from source_qualtrics.streams.response_state import ResponsesState
+from source_qualtrics.streams.question_answers import QuestionAnswers
+from source_qualtrics.streams.response_state import SurveyCursor
 from source_qualtrics.streams.responses import Responses
 from source_qualtrics.streams.survey_questions import SurveyQuestions
 from source_qualtrics.streams.surveys import Surveys
+from source_qualtrics.sync import SyncContext, survey_list_forbidden
 
 PROXY_NOTICE_MARKER = "use this host instead:"
 
@@ -52,9 +60,9 @@ class SourceQualtrics(AbstractSource):
         """`sleep` and `export_timing` exist so tests can run retries and polling without waiting."""
         self._sleep = sleep
         self._export_timing = export_timing
-        self._one_pass_for_answers = False
-        # Set by `run.launch_read` for the length of a read: where export-fed streams write records.
-        self.direct_records: DirectRecords | None = None
+        self._sync: SyncContext | None = None  # the current sync's shared context, made by `streams`
+        self._selected: ConfiguredAirbyteCatalog | None = None
+        self._state_in: list[AirbyteStateMessage] | None = None
 
     def spec(self, logger: logging.Logger) -> ConnectorSpecification:
         """Serve the repository's spec.json, which the package carries as `source_qualtrics/spec.json`."""
@@ -106,6 +114,8 @@ class SourceQualtrics(AbstractSource):
             try:
                 known = {element.get("id") for element in client.paginate("surveys")}
             except QualtricsApiError as error:
+                if error.status == 403:
+                    return False, survey_list_forbidden(parsed.host, error).message or ""
                 return False, f"The survey list could not be read to confirm Survey IDs: {error}"
             missing = [survey_id for survey_id in parsed.survey_ids if survey_id not in known]
             if missing:
@@ -128,32 +138,56 @@ class SourceQualtrics(AbstractSource):
         catalog: ConfiguredAirbyteCatalog,
         state: list[AirbyteStateMessage] | None = None,
     ) -> Iterator[AirbyteMessage]:
-        """Note which streams are selected, so `responses` can serve `question_answers` in one pass."""
+        """The CDK's read, stopped at the first rejected credential with exactly one error.
+
+        A deactivated or rotated token makes every later call fail too: the sync stops there (the
+        CDK's `stop_sync_on_stream_failure`), the stream's own error trace and the CDK's summary are
+        replaced by the one line `check` gives, and no traceback is logged for it.
+        """
         parse_config(config)  # a user's mistake stops the sync here, as one line, before any stream starts
         check_saved_state(catalog, state)
-        self._one_pass_for_answers = can_share_one_pass(catalog, state)
-        yield from super().read(logger, config, catalog, state)
+        self._selected, self._state_in = catalog, state
+        quiet = HideTraceback(CredentialsRejected)
+        logger.addFilter(quiet)
+        try:
+            for message in super().read(logger, config, catalog, state):
+                if self.rejected is not None and is_error_trace(message):
+                    continue  # replaced by the single error raised below
+                yield message
+        except AirbyteTracedException:
+            if self.rejected is None:
+                raise
+        finally:
+            logger.removeFilter(quiet)
+            if self._sync is not None:
+                self._sync.close()
+        if self.rejected is not None:
+            raise self.rejected
+
+    @property
+    def rejected(self) -> CredentialsRejected | None:
+        """The credential failure that ended this sync, if Qualtrics refused the credential."""
+        return self._sync.client.rejected if self._sync is not None else None
+
+    @property
+    def stop_sync_on_stream_failure(self) -> bool:
+        """Only a rejected credential stops the sync: every other stream would fail the same way."""
+        return self.rejected is not None
 
     def streams(self, config: Mapping[str, Any]) -> list[Stream]:
         parsed = parse_config(config)
-        client = self.make_client(parsed)
+        sync = self._sync = SyncContext(self.make_client(parsed), parsed)
+        sync.exports.readers = shared_export_readers(self._selected, self._state_in)
         export_args: dict[str, Any] = {"timing": self._export_timing, "sleep": self._sleep}
-        responses = Responses(client, parsed, **export_args)
-        answers = QuestionAnswers(client, parsed, **export_args)
-        if self._one_pass_for_answers:
-            share_one_pass(responses, answers)
         streams: list[Stream] = [
-            Surveys(client, parsed.survey_ids),
-            responses,
-            answers,
-            SurveyQuestions(client, parsed.survey_ids),
-            InProgressResponses(client, parsed, timing=self._export_timing, sleep=self._sleep),
-            *directory_streams(client, parsed, timing=self._export_timing, sleep=self._sleep),
-            *(per_survey_streams(client, parsed, **export_args) if parsed.per_survey_streams else []),
+            Surveys(sync),
+            Responses(sync, **export_args),
+            QuestionAnswers(sync, **export_args),
+            SurveyQuestions(sync),
+            InProgressResponses(sync, **export_args),
+            *directory_streams(sync, **export_args),
+            *(per_survey_streams(sync, **export_args) if parsed.per_survey_streams else []),
         ]
-        for stream in streams:
-            if isinstance(stream, SurveyExportStream):
-                stream.direct_records = self.direct_records
         return streams
 
     def make_client(self, config: QualtricsConfig) -> QualtricsClient:
@@ -178,18 +212,47 @@ def check_saved_state(catalog: ConfiguredAirbyteCatalog, state: list[AirbyteStat
     manager = ConnectorStateManager(state=state)
     for entry in catalog.streams:
         name = entry.stream.name
-        if name in ("responses", "question_answers") or name.startswith("responses_"):
-            ResponsesState().load(manager.get_stream_state(name, None), stream=name)
+        value = manager.get_stream_state(name, None)
+        if value and "states" in value:  # a per-survey state: one policy for all of them
+            cursors = load_partitions(value, name)
+            if name in ("responses", "question_answers") or name.startswith("responses_"):
+                try:
+                    for cursor in cursors.values():
+                        SurveyCursor.from_json(cursor)
+                except ValueError as error:
+                    raise damaged_state(name, str(error)) from None
 
 
-def can_share_one_pass(catalog: ConfiguredAirbyteCatalog, state: list[AirbyteStateMessage] | None) -> bool:
-    """`responses` can build `question_answers` from its own exports when both are selected in the same
-    sync mode and both stand at the same cursors (always true once they have synced together)."""
+def shared_export_readers(
+    catalog: ConfiguredAirbyteCatalog | None, state: list[AirbyteStateMessage] | None
+) -> int:
+    """How many streams read each export file: 2 when `responses` and `question_answers` are selected
+    in the same sync mode at the same cursors (they then ask for the very same exports), else 1."""
+    if catalog is None:
+        return 1
     modes = {entry.stream.name: entry.sync_mode for entry in catalog.streams}
     if "responses" not in modes or modes.get("question_answers") != modes["responses"]:
-        return False
+        return 1
     manager = ConnectorStateManager(state=state)
-    return manager.get_stream_state("responses", None) == manager.get_stream_state("question_answers", None)
+    same = manager.get_stream_state("responses", None) == manager.get_stream_state("question_answers", None)
+    return 2 if same else 1
+
+
+def is_error_trace(message: AirbyteMessage) -> bool:
+    return message.type == Type.TRACE and message.trace is not None and message.trace.type == TraceType.ERROR
+
+
+class HideTraceback(logging.Filter):
+    """Drops the traceback from log records about an exception that is the user's to fix."""
+
+    def __init__(self, kind: type[BaseException]) -> None:
+        super().__init__()
+        self._kind = kind
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], self._kind):
+            record.exc_info, record.exc_text = None, None
+        return True
 
 
 T = TypeVar("T")
@@ -206,18 +269,6 @@ def _read_input(kind: str, load: Callable[[], T]) -> T:
 
 
 def describe_check_error(config: QualtricsConfig, error: QualtricsApiError) -> str:
-    if error.status == 401 and isinstance(config.credentials, OAuthClient):
-        return (
-            f"Qualtrics rejected the OAuth access token on {config.host} ({error.error_code or 'HTTP 401'}). "
-            "An OAuth token only works on the datacenter where its client was created: check the "
-            "Datacenter setting, and that the client is still active."
-        )
-    if error.status == 401:
-        return (
-            f"Qualtrics rejected the API token ({error.error_code or 'HTTP 401'}). A deactivated or rotated "
-            "token stops working at once: paste the current token from Account Settings > Qualtrics IDs "
-            "into this connection (sync state is kept)."
-        )
     if error.status == 400 and error.error_code == "ATP_2":
         return "Qualtrics received no credentials: paste your API token into the connection."
     if error.status == 403:

@@ -19,9 +19,8 @@ from typing import Any
 from airbyte_cdk.models import SyncMode
 from airbyte_cdk.sources.streams import Stream
 
-from source_qualtrics.client import QualtricsClient
-from source_qualtrics.config import QualtricsConfig
 from source_qualtrics.errors import QualtricsApiError
+from source_qualtrics.sync import SyncContext
 
 logger = logging.getLogger("airbyte")
 
@@ -46,9 +45,10 @@ class QualtricsListStream(Stream):
     permission: str = ""
     scope: str = ""
 
-    def __init__(self, client: QualtricsClient, config: QualtricsConfig | None = None) -> None:
-        self._client = client
-        self._config = config
+    def __init__(self, sync: SyncContext) -> None:
+        self._sync = sync
+        self._client = sync.client
+        self._config = sync.config
         self._warned: set[str] = set()
 
     # -- what a subclass may override ---------------------------------------------------------------
@@ -135,10 +135,3 @@ class QualtricsListStream(Stream):
             return
         self._warned.add(key)
         logger.warning(message)
-
-
-def list_survey_ids(client: QualtricsClient, config: QualtricsConfig | None) -> list[str]:
-    """The surveys to read per-survey resources for: the configured filter, else every survey."""
-    if config is not None and config.survey_ids:
-        return list(config.survey_ids)
-    return [element["id"] for element in client.paginate("surveys") if element.get("id")]

@@ -19,15 +19,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Mapping, MutableMapping
-from datetime import datetime, timezone
 from typing import Any
 
 from airbyte_cdk.models import SyncMode
 from airbyte_cdk.sources.streams import IncrementalMixin
 
-from source_qualtrics.errors import ExportFailed, QualtricsApiError
-from source_qualtrics.export import ExportRequest, ExportRun
-from source_qualtrics.streams.export_stream import PlannedExport, SurveyExportStream
+from source_qualtrics.dates import iso_millis, now
+from source_qualtrics.export import ExportTask
+from source_qualtrics.streams.export_stream import SurveyExportStream
 from source_qualtrics.streams.partitioned_state import dump_partitions, load_partitions
 
 logger = logging.getLogger("airbyte")
@@ -50,6 +49,7 @@ class ResponseIds(SurveyExportStream, IncrementalMixin):
         super().__init__(*args, **kwargs)
         self._cursors: dict[str, dict[str, Any]] = {}
         self._snapshot_at = ""
+        self._deleted_counts: dict[str, int | None] = {}
 
     @property
     def name(self) -> str:
@@ -65,43 +65,32 @@ class ResponseIds(SurveyExportStream, IncrementalMixin):
 
     @state.setter
     def state(self, value: MutableMapping[str, Any]) -> None:
-        self._cursors = load_partitions(value)
+        self._cursors = load_partitions(value, self.name)
 
-    def deleted_count(self, survey_id: str) -> int | None:
-        """`responseCounts.deleted` of the survey; None when it cannot be read (then it is exported)."""
-        try:
-            result = self._client.get_result(f"surveys/{survey_id}")
-        except QualtricsApiError as error:
-            logger.warning("response_ids: could not read the response counts of %s (%s)", survey_id, error)
-            return None
-        counts = result.get("responseCounts")
-        deleted = counts.get("deleted") if isinstance(counts, Mapping) else None
-        return deleted if isinstance(deleted, int) and not isinstance(deleted, bool) else None
+    def stream_slices(self, **kwargs: Any) -> Any:
+        self._snapshot_at = iso_millis(now())  # one instant per sync, taken before any export starts
+        yield from super().stream_slices(**kwargs)
 
-    def plan(self, sync_mode: SyncMode) -> list[PlannedExport]:
-        self._snapshot_at = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-        planned: list[PlannedExport] = []
-        for survey_id in self.survey_ids():
-            deleted: int | None = None
-            if sync_mode == SyncMode.incremental:
-                deleted = self.deleted_count(survey_id)
-                previous = (self._cursors.get(survey_id) or {}).get("deletedCount")
-                unchanged = deleted is not None and deleted == (previous or 0)
-                if unchanged:
-                    logger.info(
-                        "response_ids: survey %s has %s deleted response(s), as at its last snapshot; "
-                        "no export needed",
-                        survey_id,
-                        deleted,
-                    )
-                    continue
-            request = ExportRequest(survey_id, dict(ID_ONLY_EXPORT))
-            planned.append(PlannedExport(request, {"deleted_count": deleted}))
-        return planned
+    def tasks(self, survey_id: str, sync_mode: SyncMode) -> list[ExportTask]:
+        deleted: int | None = None
+        if sync_mode == SyncMode.incremental:
+            counts = self._sync.response_counts(survey_id)
+            deleted = counts.get("deleted") if counts else None
+            previous = (self._cursors.get(survey_id) or {}).get("deletedCount")
+            if deleted is not None and deleted == (previous or 0):
+                logger.info(
+                    "response_ids: survey %s has %s deleted response(s), as at its last snapshot; "
+                    "no export needed",
+                    survey_id,
+                    deleted,
+                )
+                return []
+        self._deleted_counts[survey_id] = deleted
+        return [ExportTask(survey_id, dict(ID_ONLY_EXPORT))]
 
-    def records_of(self, run: ExportRun, planned: PlannedExport) -> Iterator[Mapping[str, Any]]:
+    def records_of(self, task: ExportTask, lines: Iterator[dict[str, Any]]) -> Iterator[Mapping[str, Any]]:
         count = 0
-        for raw in run.records():
+        for raw in lines:
             values = raw.get("values")
             values = values if isinstance(values, Mapping) else {}
             response_id = raw.get("responseId") or values.get("_recordId")
@@ -110,28 +99,17 @@ class ResponseIds(SurveyExportStream, IncrementalMixin):
             recorded = values.get("recordedDate")
             count += 1
             yield {
-                "surveyId": run.survey_id,
+                "surveyId": task.survey_id,
                 "responseId": response_id,
                 "recordedDate": recorded if isinstance(recorded, str) else None,
                 "snapshotAt": self._snapshot_at,
             }
         logger.info(
-            "response_ids: survey %s has %d response(s) at %s", run.survey_id, count, self._snapshot_at
+            "response_ids: survey %s has %d response(s) at %s", task.survey_id, count, self._snapshot_at
         )
 
-    def survey_done(self, run: ExportRun, planned: PlannedExport, sync_mode: SyncMode) -> None:
-        if sync_mode == SyncMode.incremental:
-            self._cursors[run.survey_id] = {
-                "snapshotAt": self._snapshot_at,
-                "deletedCount": planned.context.get("deleted_count"),
-            }
-
-    def tolerated(self, failure: ExportFailed) -> bool:
-        """403/404 is a permission matter (reported by `responses` as well), not a reason to fail."""
-        if failure.is_config_error:
-            logger.warning(
-                "response_ids: the token's user cannot export survey %s (permission 'Download Survey "
-                "Responses', OAuth scope read:survey_responses)",
-                failure.survey_id,
-            )
-        return failure.is_config_error
+    def export_done(self, task: ExportTask, continuation_token: str | None) -> None:
+        self._cursors[task.survey_id] = {
+            "snapshotAt": self._snapshot_at,
+            "deletedCount": self._deleted_counts.get(task.survey_id),
+        }

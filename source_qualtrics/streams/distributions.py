@@ -15,51 +15,28 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping, MutableMapping
-from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from airbyte_cdk.models import SyncMode
 from airbyte_cdk.sources.streams import IncrementalMixin
 
+from source_qualtrics.dates import DateTime, Duration, api_format, now, parse_instant
 from source_qualtrics.errors import QualtricsApiError
-from source_qualtrics.streams.base import QualtricsListStream, list_survey_ids
+from source_qualtrics.streams.base import QualtricsListStream
 from source_qualtrics.streams.partitioned_state import dump_partitions, load_partitions
 
 logger = logging.getLogger("airbyte")
 
-STATS_LOOKBACK = timedelta(days=14)
+STATS_LOOKBACK = Duration(days=14)
 TEST_DISTRIBUTION = "TestEmail"
 NO_HISTORY_CODE = "CP_TD_GER_NP"
 DISTRIBUTION_PERMISSION = "the 'Distribute Surveys' (email distributions) permission on the survey"
 DISTRIBUTION_SCOPE = "read:distributions"
-SURVEY_PERMISSION = "permission to list surveys"
-SURVEY_SCOPE = "read:surveys"
-
-
-def _parse(timestamp: Any) -> datetime | None:
-    if not isinstance(timestamp, str) or len(timestamp) < 19:
-        return None
-    try:
-        return datetime.fromisoformat(timestamp[:19] + "+00:00")
-    except ValueError:
-        return None
-
-
-def _format(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class _PerSurvey(QualtricsListStream):
     def survey_slices(self) -> Iterable[dict[str, Any]]:
-        if self._config is not None and self._config.survey_ids:
-            survey_ids = list_survey_ids(self._client, self._config)
-        else:
-            survey_ids = [
-                element["id"]
-                for element in self.paginate_parent("surveys", SURVEY_PERMISSION, SURVEY_SCOPE)
-                if element.get("id")
-            ]
-        for survey_id in survey_ids:
+        for survey_id in self._sync.survey_ids():
             yield {"surveyId": survey_id}
 
 
@@ -74,7 +51,7 @@ class Distributions(_PerSurvey, IncrementalMixin):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._cursors: dict[str, str] = {}
-        self._now = datetime.now(timezone.utc)
+        self._now = now()
 
     @property
     def name(self) -> str:
@@ -92,9 +69,9 @@ class Distributions(_PerSurvey, IncrementalMixin):
     def state(self, value: MutableMapping[str, Any]) -> None:
         self._cursors = {
             survey_id: cursor[self.cursor_field]
-            for survey_id, cursor in load_partitions(value).items()
+            for survey_id, cursor in load_partitions(value, self.name).items()
             if isinstance(cursor.get(self.cursor_field), str)
-            and _parse(cursor[self.cursor_field]) is not None
+            and parse_instant(cursor[self.cursor_field]) is not None
         }
 
     def parent_slices(self) -> Iterable[Mapping[str, Any]]:
@@ -102,14 +79,14 @@ class Distributions(_PerSurvey, IncrementalMixin):
 
     def request_params(self, stream_slice: Mapping[str, Any], sync_mode: SyncMode) -> dict[str, Any]:
         params: dict[str, Any] = {"surveyId": stream_slice["surveyId"]}
-        since: datetime | None = None
+        since: DateTime | None = None
         if sync_mode == SyncMode.incremental:
-            stored = _parse(self._cursors.get(stream_slice["surveyId"]))
+            stored = parse_instant(self._cursors.get(stream_slice["surveyId"]))
             since = stored - STATS_LOOKBACK if stored else None
         if since is None and self._config is not None and self._config.start_date is not None:
             since = self._config.start_date
         if since is not None:
-            params["sendStartDate"] = _format(since)
+            params["sendStartDate"] = api_format(since)
         return params
 
     def read_records(
@@ -120,14 +97,14 @@ class Distributions(_PerSurvey, IncrementalMixin):
         stream_state: Mapping[str, Any] | None = None,
     ) -> Iterable[Mapping[str, Any]]:
         survey_id = (stream_slice or {}).get("surveyId")
-        newest = _parse(self._cursors.get(survey_id)) if isinstance(survey_id, str) else None
+        newest = parse_instant(self._cursors.get(survey_id)) if isinstance(survey_id, str) else None
         for record in super().read_records(sync_mode, cursor_field, stream_slice, stream_state):
-            sent = _parse(record.get(self.cursor_field))
+            sent = parse_instant(record.get(self.cursor_field))
             if sent is not None and sent <= self._now and (newest is None or sent > newest):
                 newest = sent
             yield record
         if sync_mode == SyncMode.incremental and isinstance(survey_id, str) and newest is not None:
-            self._cursors[survey_id] = _format(newest)
+            self._cursors[survey_id] = api_format(newest)
 
 
 class DistributionHistory(_PerSurvey):

@@ -7,8 +7,6 @@ from collections.abc import Callable
 
 from airbyte_cdk.sources.streams import Stream
 
-from source_qualtrics.client import QualtricsClient
-from source_qualtrics.config import QualtricsConfig
 from source_qualtrics.export import ExportTiming
 from source_qualtrics.streams.accounts import Groups, Users
 from source_qualtrics.streams.deleted_responses import ResponseIds
@@ -20,24 +18,24 @@ from source_qualtrics.streams.directory import (
 )
 from source_qualtrics.streams.distributions import DistributionHistory, Distributions
 from source_qualtrics.streams.event_subscriptions import EventSubscriptions
+from source_qualtrics.sync import SyncContext
 
 
 def directory_streams(
-    client: QualtricsClient,
-    config: QualtricsConfig,
+    sync: SyncContext,
     *,
     timing: ExportTiming | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> list[Stream]:
     return [
-        Users(client, config),
-        Groups(client, config),
-        Directories(client, config),
-        DirectoryContacts(client, config),
-        MailingLists(client, config),
-        MailingListContacts(client, config),
-        Distributions(client, config),
-        DistributionHistory(client, config),
-        EventSubscriptions(client, config),
-        ResponseIds(client, config, timing=timing, sleep=sleep),
+        Users(sync),
+        Groups(sync),
+        Directories(sync),
+        DirectoryContacts(sync),
+        MailingLists(sync),
+        MailingListContacts(sync),
+        Distributions(sync),
+        DistributionHistory(sync),
+        EventSubscriptions(sync),
+        ResponseIds(sync, timing=timing, sleep=sleep),
     ]

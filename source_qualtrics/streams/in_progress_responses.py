@@ -16,9 +16,8 @@ from typing import Any
 from airbyte_cdk.models import SyncMode
 from airbyte_cdk.sources.utils.schema_helpers import ResourceSchemaLoader
 
-from source_qualtrics.errors import ExportFailed
-from source_qualtrics.export import ExportRequest, ExportRun
-from source_qualtrics.streams.export_stream import PlannedExport, SurveyExportStream
+from source_qualtrics.export import ExportTask
+from source_qualtrics.streams.export_stream import SurveyExportStream
 from source_qualtrics.streams.responses import to_record
 
 IN_PROGRESS_EXPORT: dict[str, Any] = {"format": "ndjson", "compress": True, "exportResponsesInProgress": True}
@@ -35,17 +34,10 @@ class InProgressResponses(SurveyExportStream):
         """Same record shape as `responses`, so both tables line up column for column."""
         return ResourceSchemaLoader("source_qualtrics").get_schema("responses")
 
-    def plan(self, sync_mode: SyncMode) -> list[PlannedExport]:
+    def tasks(self, survey_id: str, sync_mode: SyncMode) -> list[ExportTask]:
         options = replace(self._config.export_options, filter_id=None)  # filters apply to recorded responses
-        return [
-            PlannedExport(ExportRequest(sid, options.apply(dict(IN_PROGRESS_EXPORT))))
-            for sid in self.survey_ids()
-        ]
+        return [ExportTask(survey_id, options.apply(dict(IN_PROGRESS_EXPORT)))]
 
-    def tolerated(self, failure: ExportFailed) -> bool:
-        """As for `responses`: a listed survey the token cannot export is a warning, a named one an error."""
-        return failure.is_config_error and not self._config.survey_ids
-
-    def records_of(self, run: ExportRun, planned: PlannedExport) -> Iterator[Mapping[str, Any]]:
-        for raw in run.records():
-            yield to_record(run.survey_id, raw)
+    def records_of(self, task: ExportTask, lines: Iterator[dict[str, Any]]) -> Iterator[Mapping[str, Any]]:
+        for raw in lines:
+            yield to_record(task.survey_id, raw)

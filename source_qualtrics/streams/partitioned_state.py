@@ -1,13 +1,19 @@
-"""The per-survey state shape every survey-partitioned stream shares.
+"""The per-survey state shape every survey-partitioned stream shares, and its one policy for damage.
 
 `{"states": [{"partition": {"survey_id": "SV_..."}, "cursor": {...}}]}` is the CDK's per-partition
-shape, so a later move to the CDK's own partitioned cursors needs no state migration.
+shape, so a later move to the CDK's own partitioned cursors needs no state migration. A saved state
+that is not in this shape cannot be trusted for any survey: the stream stops with a config error that
+says to reset it (rather than silently syncing some surveys from scratch).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+
+from source_qualtrics.errors import ConfigError
+
+EXPECTED_SHAPE = '{"states": [{"partition": {"survey_id": ...}, "cursor": {...}}]}'
 
 
 def dump_partitions(cursors: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
@@ -22,15 +28,23 @@ def dump_partitions(cursors: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
     }
 
 
-def load_partitions(value: Mapping[str, Any] | None) -> dict[str, dict[str, Any]]:
-    """Per-survey cursors from state, skipping entries that are not in the shape above."""
+def load_partitions(value: Mapping[str, Any] | None, stream: str) -> dict[str, dict[str, Any]]:
+    """Per-survey cursors from a saved state; ConfigError if it is not in the shape above."""
+    if not value:
+        return {}
+    states = value.get("states")
+    if not isinstance(states, list):
+        raise damaged_state(stream, f"it is not in the expected shape ({EXPECTED_SHAPE})")
     cursors: dict[str, dict[str, Any]] = {}
-    states = (value or {}).get("states")
-    for entry in states if isinstance(states, list) else []:
-        if not isinstance(entry, Mapping):
-            continue
-        partition, cursor = entry.get("partition"), entry.get("cursor")
+    for entry in states:
+        partition = entry.get("partition") if isinstance(entry, Mapping) else None
+        cursor = entry.get("cursor") if isinstance(entry, Mapping) else None
         survey_id = partition.get("survey_id") if isinstance(partition, Mapping) else None
-        if isinstance(survey_id, str) and isinstance(cursor, Mapping):
-            cursors[survey_id] = dict(cursor)
+        if not isinstance(survey_id, str) or not isinstance(cursor, Mapping):
+            raise damaged_state(stream, "it has an entry without a survey_id or cursor")
+        cursors[survey_id] = dict(cursor)
     return cursors
+
+
+def damaged_state(stream: str, why: str) -> ConfigError:
+    return ConfigError(f"The saved state for '{stream}' cannot be used ({why}): reset the stream.")

@@ -12,12 +12,10 @@ import logging
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from source_qualtrics.client import QualtricsClient
-from source_qualtrics.config import QualtricsConfig
+from airbyte_cdk.models import SyncMode
+
 from source_qualtrics.errors import QualtricsApiError
-from source_qualtrics.export import ExportRun
-from source_qualtrics.streams.base import list_survey_ids
-from source_qualtrics.streams.export_stream import PlannedExport
+from source_qualtrics.export import ExportTask
 from source_qualtrics.streams.responses import Responses
 from source_qualtrics.streams.survey_schema import (
     METADATA_COLUMNS,
@@ -26,6 +24,7 @@ from source_qualtrics.streams.survey_schema import (
     json_schema,
     survey_columns,
 )
+from source_qualtrics.sync import SyncContext
 
 logger = logging.getLogger("airbyte")
 
@@ -33,15 +32,8 @@ logger = logging.getLogger("airbyte")
 class SurveyResponses(Responses):
     """One survey's responses as a typed table."""
 
-    def __init__(
-        self,
-        client: QualtricsClient,
-        config: QualtricsConfig,
-        survey_id: str,
-        columns: list[Column],
-        **kwargs: Any,
-    ):
-        super().__init__(client, config, **kwargs)
+    def __init__(self, sync: SyncContext, survey_id: str, columns: list[Column], **kwargs: Any):
+        super().__init__(sync, **kwargs)
         self._survey_id = survey_id
         self._columns = columns
         self._known = (
@@ -52,16 +44,15 @@ class SurveyResponses(Responses):
     def name(self) -> str:
         return f"responses_{self._survey_id}"
 
-    def survey_ids(self) -> list[str]:
-        return [self._survey_id]
+    def tasks(self, survey_id: str, sync_mode: SyncMode) -> list[ExportTask]:
+        return super().tasks(survey_id, sync_mode) if survey_id == self._survey_id else []
 
     def get_json_schema(self) -> Mapping[str, Any]:  # type: ignore[override]
         return json_schema(self._columns)
 
-    def records_of(self, run: ExportRun, planned: PlannedExport) -> Iterator[Mapping[str, Any]]:
-        for record in super().records_of(run, planned):
-            if isinstance(record, Mapping):
-                yield self.typed(record)
+    def records_of(self, task: ExportTask, lines: Iterator[dict[str, Any]]) -> Iterator[Mapping[str, Any]]:
+        for record in super().records_of(task, lines):
+            yield self.typed(record)
 
     def typed(self, record: Mapping[str, Any]) -> dict[str, Any]:
         row = {name: record.get(name) for name in METADATA_COLUMNS}
@@ -73,14 +64,12 @@ class SurveyResponses(Responses):
         return row
 
 
-def per_survey_streams(
-    client: QualtricsClient, config: QualtricsConfig, **kwargs: Any
-) -> list[SurveyResponses]:
+def per_survey_streams(sync: SyncContext, **kwargs: Any) -> list[SurveyResponses]:
     """A typed stream per survey whose definition the token can read; the others get a warning."""
     streams = []
-    for survey_id in list_survey_ids(client, config):
+    for survey_id in sync.survey_ids():
         try:
-            definition = client.get_result(f"survey-definitions/{survey_id}")
+            definition = sync.client.get_result(f"survey-definitions/{survey_id}")
         except QualtricsApiError as error:
             if error.status not in (403, 404):
                 raise
@@ -88,5 +77,5 @@ def per_survey_streams(
                 "No typed stream for survey %s: its definition cannot be read (%s)", survey_id, error
             )
             continue
-        streams.append(SurveyResponses(client, config, survey_id, survey_columns(definition), **kwargs))
+        streams.append(SurveyResponses(sync, survey_id, survey_columns(definition), **kwargs))
     return streams

@@ -6,48 +6,20 @@ choice's "other" text) and, for multi-select answers, which choice; it carries t
 label and the response's last-modified date. Rows are keyed (`surveyId`, `responseId`, `answerKey`),
 so a re-exported (edited) response replaces its rows.
 
-When `responses` is synced too, the rows are built in the same pass over the same export file (see
-`SourceQualtrics.read`); alone, the stream runs its own exports with the same cursor logic.
+It has its own per-survey cursors, with the same logic as `responses`. When both streams are synced
+at the same cursors, they ask for the very same exports, and the second stream reads the files the
+first one downloaded in this sync (export_cache.py) instead of exporting again.
 """
 
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from airbyte_cdk.models import AirbyteMessage, AirbyteRecordMessage, Type
+from source_qualtrics.export import ExportTask
+from source_qualtrics.streams.responses import METADATA_KEYS, Responses
 
-from source_qualtrics.export import ExportRun
-from source_qualtrics.streams.export_stream import PlannedExport
-from source_qualtrics.streams.responses import Responses
-
-# Keys of `values` that describe the response rather than answer a question (Qualtrics' metadata set).
-METADATA_KEYS = frozenset(
-    {
-        "startDate",
-        "endDate",
-        "status",
-        "ipAddress",
-        "progress",
-        "duration",
-        "finished",
-        "recordedDate",
-        "_recordId",
-        "locationLatitude",
-        "locationLongitude",
-        "recipientLastName",
-        "recipientFirstName",
-        "recipientEmail",
-        "externalReference",
-        "externalDataReference",
-        "distributionChannel",
-        "userLanguage",
-        "lastModifiedDate",
-        "LastModifiedDate",
-    }
-)
 _QUESTION_FIELD = re.compile(r"^(?:(?P<loop>\d+)_)?(?P<question>QID\d+)(?:_(?P<rest>.+))?$")
 
 
@@ -119,32 +91,6 @@ class QuestionAnswers(Responses):
     def name(self) -> str:
         return "question_answers"
 
-    def records_of(self, run: ExportRun, planned: PlannedExport) -> Iterator[Mapping[str, Any]]:
-        for record in super().records_of(run, planned):
-            if isinstance(record, Mapping):
-                yield from answer_rows(record)
-
-    def as_messages(self, record: Mapping[str, Any]) -> Iterator[AirbyteMessage]:
-        """Rows of one response as RECORD messages, for the pass `responses` makes on our behalf."""
-        emitted_at = int(time.time() * 1000)
-        for row in answer_rows(record):
-            yield AirbyteMessage(
-                type=Type.RECORD,
-                record=AirbyteRecordMessage(stream=self.name, data=row, emitted_at=emitted_at),
-            )
-
-    def read(self, *args: Any, **kwargs: Any) -> Iterator[Any]:
-        if self.served_by_responses:
-            self.logger.info("question_answers: rows were built in the same pass as responses")
-            return
-        yield from super().read(*args, **kwargs)
-
-
-def share_one_pass(responses: Responses, answers: QuestionAnswers) -> None:
-    """Let `responses` build the answer rows from its own exports, so nothing is exported twice.
-
-    Both streams then hold the very same per-survey cursors; `responses` checkpoints them for both.
-    """
-    answers.served_by_responses = True
-    answers.share_state_with(responses)
-    responses.companion = answers
+    def records_of(self, task: ExportTask, lines: Iterator[dict[str, Any]]) -> Iterator[Mapping[str, Any]]:
+        for response in super().records_of(task, lines):
+            yield from answer_rows(response)

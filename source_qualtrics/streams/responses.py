@@ -2,65 +2,72 @@
 
 Incremental syncs ask Qualtrics for what changed since the last export of that survey (continuation
 token with `sortByLastModifiedDate`: new *and* edited responses), or, when no usable token exists,
-for a window from the newest last-modified timestamp seen. A survey's cursor moves only after all
-of its records were handed to the platform, so an interrupted or failed export never loses data.
+for a window from the newest last-modified timestamp seen. A survey's first sync is cut into windows
+of last-modified time sized from its `responseCounts` (windows.py), oldest first or newest first,
+with a checkpoint after each; the open-ended newest window carries `allowContinuation`. A survey's
+cursor moves only after all records of an export were handed to the platform, so an interrupted or
+failed export never loses data, and a crash repeats at most the windows that were in flight.
 """
 
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable, Iterator, Mapping, MutableMapping
-from datetime import datetime, timezone
-from typing import Any, Protocol
+from collections.abc import Iterator, Mapping, MutableMapping
+from typing import Any
 
-from airbyte_cdk.models import AirbyteMessage, SyncMode
+from airbyte_cdk.models import SyncMode
 from airbyte_cdk.sources.streams import IncrementalMixin
 
-from source_qualtrics.client import QualtricsClient
-from source_qualtrics.config import QualtricsConfig, format_api_datetime
-from source_qualtrics.errors import ExportFailed
-from source_qualtrics.export import ExportRequest, ExportRun, ExportTiming
-from source_qualtrics.streams.export_stream import PlannedExport, SurveyExportStream
-from source_qualtrics.streams.response_state import ResponsesState, SurveyCursor, utc_now_iso
+from source_qualtrics.dates import Duration, NewestTimestamp, iso_millis, latest, now, parse_instant
+from source_qualtrics.export import ExportTask
+from source_qualtrics.streams.export_stream import SurveyExportStream
+from source_qualtrics.streams.partitioned_state import damaged_state, dump_partitions, load_partitions
+from source_qualtrics.streams.response_state import SurveyCursor
+from source_qualtrics.windows import Window, plan_windows
 
 logger = logging.getLogger("airbyte")
 
+# Keys of `values` that describe the response rather than answer a question (Qualtrics' metadata set).
+METADATA_KEYS = frozenset(
+    {
+        "startDate",
+        "endDate",
+        "status",
+        "ipAddress",
+        "progress",
+        "duration",
+        "finished",
+        "recordedDate",
+        "_recordId",
+        "locationLatitude",
+        "locationLongitude",
+        "recipientLastName",
+        "recipientFirstName",
+        "recipientEmail",
+        "externalReference",
+        "externalDataReference",
+        "distributionChannel",
+        "userLanguage",
+        "lastModifiedDate",
+        "LastModifiedDate",
+    }
+)
 # Metadata keys of `values` promoted to top-level columns (see `to_record`), by declared type.
 PROMOTED_TEXT = ("recordedDate", "startDate", "endDate", "distributionChannel", "userLanguage")
 PROMOTED_INT = ("status", "progress", "duration")
-
-
-class Companion(Protocol):
-    """A stream fed from `responses`' own pass over each export file."""
-
-    @property
-    def name(self) -> str: ...
-
-    def as_messages(self, record: Mapping[str, Any]) -> Iterator[AirbyteMessage]: ...
 
 
 class Responses(SurveyExportStream, IncrementalMixin):
     primary_key: str | list[str] = "responseId"
     cursor_field = "lastModifiedDate"
 
-    def __init__(
-        self,
-        client: QualtricsClient,
-        config: QualtricsConfig,
-        *,
-        timing: ExportTiming | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        super().__init__(client, config, timing=timing, sleep=sleep)
-        self._state = ResponsesState()
-        #: a stream whose records are built from ours in the same pass (question_answers), if any
-        self.companion: Companion | None = None
-        #: set on a companion: `responses` reads for it, so its own read does nothing
-        self.served_by_responses = False
-
-    def share_state_with(self, other: Responses) -> None:
-        self._state = other._state
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._cursors: dict[str, SurveyCursor] = {}
+        self._snapshot: dict[str, Any] = {}
+        self._backfill: dict[str, list[Window]] = {}  # this sync's windows still to export, per survey
+        self._counts: dict[str, dict[str, int]] = {}  # responseCounts read while planning, per survey
+        self._newest: str | None = None
 
     @property
     def name(self) -> str:
@@ -72,91 +79,168 @@ class Responses(SurveyExportStream, IncrementalMixin):
 
     @property
     def state(self) -> MutableMapping[str, Any]:
-        return self._state.as_json()
+        return self._snapshot  # the CDK reads it after every record: built once per change
 
     @state.setter
     def state(self, value: MutableMapping[str, Any]) -> None:
-        self._state.load(value)
+        try:
+            cursors = {sid: SurveyCursor.from_json(c) for sid, c in load_partitions(value, self.name).items()}
+        except ValueError as error:
+            raise damaged_state(self.name, str(error)) from None
+        self._cursors = cursors
+        self._snapshot = dump_partitions({sid: c.to_json() for sid, c in cursors.items()})
 
-    # -- one export per survey, asking only for what changed since its cursor --------------------------
+    def _set_cursor(self, survey_id: str, cursor: SurveyCursor) -> None:
+        self._cursors[survey_id] = cursor
+        self._snapshot = dump_partitions({sid: c.to_json() for sid, c in self._cursors.items()})
 
-    def plan(self, sync_mode: SyncMode) -> list[PlannedExport]:
-        incremental = sync_mode == SyncMode.incremental
-        return [
-            PlannedExport(self._export_request(survey_id, incremental)) for survey_id in self.survey_ids()
-        ]
+    # -- which exports a survey needs -----------------------------------------------------------------
 
-    def _export_request(self, survey_id: str, incremental: bool) -> ExportRequest:
-        options = self._config.export_options
-        base: dict[str, Any] = options.apply({"format": "ndjson", "compress": True})
-        cursor = self._state.get(survey_id) if incremental else None
-        if options.filter_id:
-            # Qualtrics refuses continuation and last-modified sorting with a filter: recorded-date window
-            window = dict(base)
+    def base_body(self) -> dict[str, Any]:
+        body: dict[str, Any] = self._config.export_options.apply({"format": "ndjson", "compress": True})
+        if not self._config.export_options.filter_id:
+            # Qualtrics refuses last-modified sorting and continuation with a filter: recorded-date windows
+            body["sortByLastModifiedDate"] = True
+        return body
+
+    def window_task(self, survey_id: str, window: Window) -> ExportTask:
+        body = {**self.base_body(), **window.body_dates()}
+        if window.open_ended and not self._config.export_options.filter_id:
+            body["allowContinuation"] = True
+        return ExportTask(survey_id, body, window)
+
+    def tasks(self, survey_id: str, sync_mode: SyncMode) -> list[ExportTask]:
+        cursor = self._cursors.get(survey_id) if sync_mode == SyncMode.incremental else None
+        if cursor is None or not cursor.started:
+            windows = self._first_sync_windows(survey_id)
         else:
-            base["sortByLastModifiedDate"] = True
-            window = dict(base, allowContinuation=True)
-        since = self._config.start_date
-        if cursor and cursor.last_modified:
-            since = _floor_to_second(cursor.last_modified) or since
-        if since:
-            window["startDate"] = format_api_datetime(since)
-        token = cursor.usable_token(datetime.now(timezone.utc)) if cursor and not options.filter_id else None
-        if cursor and cursor.continuation_token and not token and not options.filter_id:
+            if self._unchanged(survey_id, cursor):
+                return []
+            windows = list(cursor.backfill)
+            changes = self._changes_task(survey_id, cursor)
+            if changes is not None:
+                self._backfill[survey_id] = windows
+                return [changes, *self._in_order(survey_id, windows)]
+        self._backfill[survey_id] = windows
+        return self._in_order(survey_id, windows)
+
+    def _in_order(self, survey_id: str, windows: list[Window]) -> list[ExportTask]:
+        ordered = sorted(
+            windows, key=lambda w: (w.end is None, w.end or 0), reverse=self._config.newest_first
+        )
+        return [self.window_task(survey_id, window) for window in ordered]
+
+    def _first_sync_windows(self, survey_id: str) -> list[Window]:
+        """Windows sized from the survey's response count, so a big survey never tries one giant export."""
+        counts = self._sync.response_counts(survey_id)
+        if counts is not None:
+            self._counts[survey_id] = counts
+        start = self._config.start_date
+        earliest = start or parse_instant(self._sync.listed(survey_id).get("creationDate"))
+        windows = plan_windows(
+            earliest,
+            (counts or {}).get("auditable"),
+            self._config.responses_per_export,
+            self._sync.started_at,
+        )
+        if len(windows) > 1:
+            logger.info("Survey %s: first sync in %d windows of last-modified time", survey_id, len(windows))
+        first = windows[0]
+        windows[0] = Window(start, first.end)  # without a start date, nothing before the first window is lost
+        return windows
+
+    def _changes_task(self, survey_id: str, cursor: SurveyCursor) -> ExportTask | None:
+        """What changed since the last sync: by continuation token, else a window from the newest one seen."""
+        if any(window.open_ended for window in cursor.backfill):
+            return None  # the open window is still to come: it asks for everything newer
+        since = parse_instant(cursor.last_modified)
+        start = since.start_of("second") if since else self._config.start_date
+        fallback = self.window_task(survey_id, Window(start, None))
+        token = cursor.usable_token(now()) if not self._config.export_options.filter_id else None
+        if token:
+            return ExportTask(survey_id, {**self.base_body(), "continuationToken": token}, None, fallback)
+        if cursor.continuation_token:
             logger.warning(
                 "Survey %s: the stored continuation token is older than Qualtrics keeps tokens; "
                 "exporting responses modified since %s instead.",
                 survey_id,
-                window.get("startDate", "the start date"),
+                fallback.describe(),
             )
-        if token:
-            return ExportRequest(survey_id, dict(base, continuationToken=token), fallback_body=window)
-        return ExportRequest(survey_id, window)
+        return fallback
+
+    def _unchanged(self, survey_id: str, cursor: SurveyCursor) -> bool:
+        """With the skip option: the counts are as at the last export, and the re-check is not due yet."""
+        if not self._config.skip_unchanged_surveys or cursor.backfill or not cursor.response_counts:
+            return False
+        counts = self._sync.response_counts(survey_id)
+        if counts is None:
+            return False
+        self._counts[survey_id] = counts
+        watched = ("auditable", "deleted")
+        same = all(counts.get(key) == cursor.response_counts.get(key) for key in watched)
+        exported = parse_instant(cursor.exported_at)
+        recheck = self._config.unchanged_survey_recheck_hours
+        due = exported is None or now() - exported >= Duration(hours=recheck)
+        if same and not due:
+            logger.info(
+                "Survey %s: response counts unchanged since its last export (%s); skipped until its "
+                "%d-hour re-check for edits",
+                survey_id,
+                cursor.exported_at,
+                recheck,
+            )
+            return True
+        return False
+
+    def split(self, task: ExportTask) -> list[ExportTask] | None:
+        """A failed continuation export becomes its date window; a failed window, its two halves."""
+        survey_id = task.survey_id
+        if task.window is None:
+            return [task.fallback] if task.fallback is not None else None
+        earliest = parse_instant(self._sync.listed(survey_id).get("creationDate"))
+        halves = task.window.halves(self._sync.started_at, earliest)
+        if halves is None:
+            return None
+        remaining = self._backfill.get(survey_id, [])
+        if task.window in remaining:
+            at = remaining.index(task.window)
+            remaining[at : at + 1] = list(halves)
+        return [self.window_task(survey_id, half) for half in halves]
 
     # -- records, then the survey's cursor --------------------------------------------------------------
 
-    def after_survey(self, sync_mode: SyncMode) -> Iterator[AirbyteMessage]:
-        """The companion's checkpoint, right after ours would be: both share the cursors."""
-        if self.companion is not None and sync_mode == SyncMode.incremental and self._state_manager:
-            name = self.companion.name
-            self._state_manager.update_state_for_stream(name, None, self._state.as_json())
-            yield self._state_manager.create_state_message(name, None)
-
-    def records_of(
-        self, run: ExportRun, planned: PlannedExport
-    ) -> Iterator[Mapping[str, Any] | AirbyteMessage]:
-        survey_id = run.survey_id
-        newest_key = ""
-        newest = None
-        companion = self.companion
-        for raw in run.records():
+    def records_of(self, task: ExportTask, lines: Iterator[dict[str, Any]]) -> Iterator[Mapping[str, Any]]:
+        survey_id = task.survey_id
+        newest = NewestTimestamp()
+        self._newest = None
+        for raw in lines:
             record = to_record(survey_id, raw)
-            modified = record["lastModifiedDate"]
-            if isinstance(modified, str) and modified[:19] > newest_key:
-                newest_key, newest = modified[:19], modified
+            newest.see(record["lastModifiedDate"])
             yield record
-            if companion is not None:
-                yield from companion.as_messages(record)
-        planned.context["newest"] = newest
+        self._newest = newest.value
 
-    def tolerated(self, failure: ExportFailed) -> bool:
-        """A survey found in the list but not exportable (403/404: shared from another user or
-        datacenter) is a warning; one the user named in `survey_ids` is an error worth failing for."""
-        return failure.is_config_error and not self._config.survey_ids
-
-    def survey_done(self, run: ExportRun, planned: PlannedExport, sync_mode: SyncMode) -> None:
-        """Move the survey's cursor: every one of its records has been handed to the platform."""
-        if sync_mode != SyncMode.incremental:
-            return
-        previous = self._state.get(run.survey_id) or SurveyCursor()
-        newest = planned.context.get("newest")
-        keep_previous = not newest or newest[:19] <= (previous.last_modified or "")[:19]
-        self._state.set(
-            run.survey_id,
+    def export_done(self, task: ExportTask, continuation_token: str | None) -> None:
+        """Every record of the export is out: move the survey's cursor past it."""
+        survey_id = task.survey_id
+        previous = self._cursors.get(survey_id) or SurveyCursor()
+        remaining = self._backfill.setdefault(survey_id, [])
+        if task.window in remaining:
+            remaining.remove(task.window)
+        changes = task.window is None or task.window.open_ended
+        stamp = iso_millis(now())
+        self._set_cursor(
+            survey_id,
             SurveyCursor(
-                continuation_token=run.continuation_token,
-                token_issued_at=utc_now_iso() if run.continuation_token else None,
-                last_modified=previous.last_modified if keep_previous else newest,
+                continuation_token=continuation_token if changes else previous.continuation_token,
+                token_issued_at=(stamp if continuation_token else None)
+                if changes
+                else previous.token_issued_at,
+                last_modified=latest(previous.last_modified, self._newest),
+                backfill=tuple(remaining),
+                response_counts=self._counts.get(survey_id, previous.response_counts)
+                if changes
+                else previous.response_counts,
+                exported_at=stamp if changes else previous.exported_at,
             ),
         )
 
@@ -199,10 +283,3 @@ def to_record(survey_id: str, raw: Mapping[str, Any]) -> dict[str, Any]:
         "displayedFields": raw.get("displayedFields"),
         "displayedValues": raw.get("displayedValues"),
     }
-
-
-def _floor_to_second(timestamp: str) -> datetime | None:
-    try:
-        return datetime.fromisoformat(timestamp[:19] + "+00:00")
-    except ValueError:
-        return None

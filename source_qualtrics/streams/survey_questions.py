@@ -16,9 +16,9 @@ from typing import Any
 from airbyte_cdk.models import SyncMode
 from airbyte_cdk.sources.streams import IncrementalMixin, Stream
 
-from source_qualtrics.client import QualtricsClient
 from source_qualtrics.errors import QualtricsApiError
 from source_qualtrics.streams.partitioned_state import dump_partitions, load_partitions
+from source_qualtrics.sync import SyncContext
 
 logger = logging.getLogger("airbyte")
 
@@ -105,9 +105,10 @@ class SurveyQuestions(Stream, IncrementalMixin):
     primary_key = ["surveyId", "questionId"]
     cursor_field = "surveyLastModified"
 
-    def __init__(self, client: QualtricsClient, survey_ids: tuple[str, ...] | None = None) -> None:
-        self._client = client
-        self._survey_ids = survey_ids
+    def __init__(self, sync: SyncContext) -> None:
+        self._sync = sync
+        self._client = sync.client
+        self._survey_ids = sync.config.survey_ids
         self._cursors: dict[str, str] = {}
 
     @property
@@ -128,7 +129,7 @@ class SurveyQuestions(Stream, IncrementalMixin):
     def state(self, value: MutableMapping[str, Any]) -> None:
         self._cursors = {
             survey_id: cursor["lastModified"]
-            for survey_id, cursor in load_partitions(value).items()
+            for survey_id, cursor in load_partitions(value, self.name).items()
             if isinstance(cursor.get("lastModified"), str)
         }
 
@@ -139,7 +140,7 @@ class SurveyQuestions(Stream, IncrementalMixin):
         cursor_field: list[str] | None = None,
         stream_state: Mapping[str, Any] | None = None,
     ) -> Iterable[Mapping[str, Any] | None]:
-        for survey in self._client.paginate("surveys"):
+        for survey in self._sync.surveys():
             survey_id, modified = survey.get("id"), survey.get("lastModified")
             if not survey_id or (self._survey_ids and survey_id not in self._survey_ids):
                 continue

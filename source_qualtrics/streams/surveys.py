@@ -1,6 +1,6 @@
 """`surveys`: the survey list, incremental on `lastModified`.
 
-Qualtrics' list has no modified-since filter, so every sync walks all pages and filters here.
+Qualtrics' list has no modified-since filter, so the sync's one walk of all pages is filtered here.
 """
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ from typing import Any
 from airbyte_cdk.models import SyncMode
 from airbyte_cdk.sources.streams import IncrementalMixin, Stream
 
-from source_qualtrics.client import QualtricsClient
+from source_qualtrics.dates import NewestTimestamp, parse_instant
+from source_qualtrics.sync import SyncContext
 
 SURVEY_FIELDS = ("id", "name", "ownerId", "lastModified", "creationDate", "isActive")
 
@@ -20,8 +21,9 @@ class Surveys(Stream, IncrementalMixin):
     primary_key = "id"
     cursor_field = "lastModified"
 
-    def __init__(self, client: QualtricsClient, survey_ids: tuple[str, ...] | None = None) -> None:
-        self._client = client
+    def __init__(self, sync: SyncContext) -> None:
+        self._sync = sync
+        survey_ids = sync.config.survey_ids
         self._survey_ids = frozenset(survey_ids) if survey_ids else None
         self._cursor: str | None = None
 
@@ -50,17 +52,16 @@ class Surveys(Stream, IncrementalMixin):
         stream_state: Mapping[str, Any] | None = None,
     ) -> Iterable[Mapping[str, Any]]:
         # `>=` keeps a survey edited twice within the cursor's second; the key `id` dedupes it.
-        since = self._cursor if sync_mode == SyncMode.incremental else None
-        newest = self._cursor
-        for element in self._client.paginate("surveys"):
+        since = parse_instant(self._cursor) if sync_mode == SyncMode.incremental else None
+        newest = NewestTimestamp(self._cursor)
+        for element in self._sync.surveys():
             if self._survey_ids is not None and element.get("id") not in self._survey_ids:
                 continue
             record = {name: element.get(name) for name in SURVEY_FIELDS}
-            modified = record["lastModified"]
-            if since and isinstance(modified, str) and modified < since:
+            modified = parse_instant(record["lastModified"])
+            if since and modified and modified < since:
                 continue
-            if isinstance(modified, str) and (newest is None or modified > newest):
-                newest = modified
+            newest.see(record["lastModified"])
             yield record
         if sync_mode == SyncMode.incremental:
-            self._cursor = newest
+            self._cursor = newest.value

@@ -1,0 +1,103 @@
+"""What every stream of one sync shares: the survey list, survey details, export files, the start time.
+
+Several streams need the list of surveys (`surveys`, the export-fed streams, questions, distributions,
+the typed per-survey streams); it is read once per sync here. The same goes for a survey's details
+(`GET /surveys/{id}`: its `responseCounts`), which windowing and the skip option both read, and for
+export files that more than one stream reads (`export_cache.py`).
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from source_qualtrics.client import QualtricsClient
+from source_qualtrics.config import QualtricsConfig
+from source_qualtrics.dates import DateTime, now
+from source_qualtrics.errors import ConfigError, QualtricsApiError
+from source_qualtrics.export_cache import ExportCache
+
+logger = logging.getLogger("airbyte")
+
+
+def survey_list_forbidden(host: str, error: QualtricsApiError) -> ConfigError:
+    """A token that may not list surveys can sync nothing survey-related: one line that says so."""
+    return ConfigError(
+        f"The token's user may not list surveys on {host} ({error}): grant it access to the surveys "
+        "(OAuth scope read:surveys), or use a token of a user who owns or shares them."
+    )
+
+
+class SyncContext:
+    def __init__(self, client: QualtricsClient, config: QualtricsConfig) -> None:
+        self.client = client
+        self.config = config
+        self.started_at: DateTime = now()
+        self.exports = ExportCache()
+        self._surveys: list[dict[str, Any]] | None = None
+        self._details: dict[str, dict[str, Any] | None] = {}
+        self._spool_dir: Path | None = None
+
+    def surveys(self) -> list[dict[str, Any]]:
+        """Every survey the token's user can see, as `GET /surveys` lists them (read once per sync)."""
+        if self._surveys is None:
+            try:
+                self._surveys = [
+                    element
+                    for element in self.client.paginate("surveys")
+                    if isinstance(element.get("id"), str)
+                ]
+            except QualtricsApiError as error:
+                if error.status == 403:
+                    raise survey_list_forbidden(self.client.host, error) from None
+                raise
+        return self._surveys
+
+    def survey_ids(self) -> list[str]:
+        """The configured surveys, else every listed survey."""
+        if self.config.survey_ids:
+            return list(self.config.survey_ids)
+        return [survey["id"] for survey in self.surveys()]
+
+    def listed(self, survey_id: str) -> Mapping[str, Any]:
+        """The survey's entry in the list (empty for a configured id the list does not show)."""
+        return next((survey for survey in self.surveys() if survey["id"] == survey_id), {})
+
+    def details(self, survey_id: str) -> dict[str, Any] | None:
+        """`GET /surveys/{id}` once per sync; None (with a warning) when it cannot be read."""
+        if survey_id not in self._details:
+            try:
+                self._details[survey_id] = self.client.get_result(f"surveys/{survey_id}")
+            except QualtricsApiError as error:
+                logger.warning(
+                    "Survey %s: its details (responseCounts) could not be read: %s", survey_id, error
+                )
+                self._details[survey_id] = None
+        return self._details[survey_id]
+
+    def response_counts(self, survey_id: str) -> dict[str, int] | None:
+        """`responseCounts` (`auditable`, `deleted`, ...) of a survey, None when unknown."""
+        counts = (self.details(survey_id) or {}).get("responseCounts")
+        if not isinstance(counts, Mapping):
+            return None
+        return {
+            key: value
+            for key, value in counts.items()
+            if isinstance(key, str) and isinstance(value, int) and not isinstance(value, bool)
+        }
+
+    def spool_dir(self) -> Path:
+        """Where this sync's export files wait to be parsed; made on first use, removed by `close`."""
+        if self._spool_dir is None:
+            self._spool_dir = Path(tempfile.mkdtemp(prefix="source-qualtrics-"))
+        return self._spool_dir
+
+    def close(self) -> None:
+        self.exports.clear()
+        if self._spool_dir is not None:
+            shutil.rmtree(self._spool_dir, ignore_errors=True)
+            self._spool_dir = None
