@@ -15,7 +15,7 @@ import logging
 import os
 import tempfile
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,8 +48,11 @@ class ExportTiming:
     poll_growth: float = 1.5
     max_wait_seconds: float = 6 * 3600.0
     log_every_seconds: float = 30.0
-    job_attempts: int = 3
+    job_attempts: int = 3  # starts of one export before it fails (lost jobs, missing fileIds, failures)
     download_attempts: int = 3
+    # Failed exports one survey may cost in a sync before it is given up: a window is tried twice, then
+    # split; an export that fails whatever its size must not split down to thousands of windows.
+    failed_exports_per_survey: int = 8
 
 
 @dataclass(frozen=True)
@@ -244,6 +247,7 @@ class ExportScheduler:
     _pending: deque[ExportTask] = field(init=False)
     _running: list[ExportJob] = field(init=False, default_factory=list)
     _dropped: set[str] = field(init=False, default_factory=set)
+    _failed_exports: Counter[str] = field(init=False, default_factory=Counter)
 
     def __post_init__(self) -> None:
         self._pending = deque(self.tasks)
@@ -323,25 +327,33 @@ class ExportScheduler:
         return None
 
     def _failed(self, job: ExportJob) -> None:
-        """Qualtrics gives no reason for a failed export; the likely one for a big window is its size."""
-        halves = self.split(job.task)
+        """Qualtrics gives no reason for a failed export; for a big window the likely one is its size.
+
+        The same export is tried again once (a failure can be passing), then its window is split in
+        halves; a survey gives up after `failed_exports_per_survey` failures in a sync.
+        """
+        task, timing = job.task, self.exporter.timing
+        self._failed_exports[task.survey_id] += 1
+        failures = self._failed_exports[task.survey_id]
+        if failures >= timing.failed_exports_per_survey:
+            raise ExportFailed(
+                task.survey_id,
+                f"Qualtrics failed {failures} exports of this survey in this sync, the last one of "
+                f"{task.describe()}. Qualtrics fails exports over its size limit (1.8 GB; 1M records per "
+                "file) this way, and narrower windows did not get under it, or the failure is on "
+                "Qualtrics' side: retry later, or export fewer fields (Question IDs, Embedded data)",
+            )
+        halves = self.split(task) if job.attempts >= 2 else None
         if halves:
             logger.warning(
-                "Survey %s: Qualtrics failed the export of %s; exporting it in %d smaller windows",
-                job.task.survey_id,
-                job.task.describe(),
+                "Survey %s: Qualtrics failed the export of %s twice; exporting it in %d smaller window(s)",
+                task.survey_id,
+                task.describe(),
                 len(halves),
             )
             self._running.remove(job)
             self._pending.extendleft(reversed(halves))
             return
-        if job.attempts >= self.exporter.timing.job_attempts:
-            raise ExportFailed(
-                job.task.survey_id,
-                f"Qualtrics failed the export of {job.task.describe()} {job.attempts} times; a window "
-                "this narrow should fit Qualtrics' export limits (1.8 GB, 1M records per file), so "
-                "the failure is on Qualtrics' side: retry later or contact Qualtrics support",
-            )
         self.exporter.restart(job, f"Qualtrics reported export {job.progress_id} as failed")
 
     def _download(self, job: ExportJob, file_id: str, token: Any) -> ExportReady | SurveyFailure:

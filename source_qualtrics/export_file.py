@@ -63,7 +63,7 @@ def iter_export_file(path: Path, survey_id: str) -> Iterator[dict[str, Any]]:
     """Yield each NDJSON record of a zipped or raw export, skipping blank and `{}` lines."""
     if not is_zip(path):
         with path.open("rb") as raw:
-            yield from _records(raw, survey_id, path.name)
+            yield from parse_records(raw, survey_id, path.name)
         return
     try:
         with zipfile.ZipFile(path) as archive:
@@ -71,14 +71,17 @@ def iter_export_file(path: Path, survey_id: str) -> Iterator[dict[str, Any]]:
                 if member.is_dir():
                     continue
                 with archive.open(member) as content:
-                    yield from _records(content, survey_id, member.filename)
+                    yield from parse_records(content, survey_id, member.filename)
     except (zipfile.BadZipFile, EOFError) as error:  # the file changed after it was verified
         raise CorruptExport(f"the zip file is damaged ({error})") from None
 
 
-def _records(content: IO[bytes], survey_id: str, source: str) -> Iterator[dict[str, Any]]:
+def parse_records(
+    content: IO[bytes], survey_id: str, source: str, chunk_size: int = READ_CHUNK
+) -> Iterator[dict[str, Any]]:
+    """The JSON objects of one NDJSON member; a line that is not one is MalformedExportLine."""
     loads = orjson.loads
-    chunks = iter(lambda: content.read(READ_CHUNK), b"")
+    chunks = iter(lambda: content.read(chunk_size), b"")
     for number, line in enumerate(split_lines(chunks), start=1):
         stripped = line.strip()
         if stripped in SKIPPED_LINES:

@@ -40,7 +40,7 @@ from source_qualtrics.streams.in_progress_responses import InProgressResponses
 from source_qualtrics.streams.partitioned_state import damaged_state, load_partitions
 from source_qualtrics.streams.per_survey import per_survey_streams
 from source_qualtrics.streams.question_answers import QuestionAnswers
-from source_qualtrics.streams.response_state import SurveyCursor
+from source_qualtrics.streams.response_state import SurveyCursor, export_positions
 from source_qualtrics.streams.responses import Responses
 from source_qualtrics.streams.survey_questions import SurveyQuestions
 from source_qualtrics.streams.surveys import Surveys
@@ -234,8 +234,10 @@ def shared_export_readers(
     if "responses" not in modes or modes.get("question_answers") != modes["responses"]:
         return 1
     manager = ConnectorStateManager(state=state)
-    same = manager.get_stream_state("responses", None) == manager.get_stream_state("question_answers", None)
-    return 2 if same else 1
+    positions = [
+        export_positions(manager.get_stream_state(name, None)) for name in ("responses", "question_answers")
+    ]
+    return 2 if positions[0] == positions[1] else 1
 
 
 def is_error_trace(message: AirbyteMessage) -> bool:

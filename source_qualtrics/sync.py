@@ -17,8 +17,8 @@ from typing import Any
 
 from source_qualtrics.client import QualtricsClient
 from source_qualtrics.config import QualtricsConfig
-from source_qualtrics.dates import DateTime, now
-from source_qualtrics.errors import ConfigError, QualtricsApiError
+from source_qualtrics.dates import DateTime, now, parse_instant
+from source_qualtrics.errors import ConfigError, QualtricsApiError, QualtricsConnectionError
 from source_qualtrics.export_cache import ExportCache
 
 logger = logging.getLogger("airbyte")
@@ -63,19 +63,13 @@ class SyncContext:
             return list(self.config.survey_ids)
         return [survey["id"] for survey in self.surveys()]
 
-    def listed(self, survey_id: str) -> Mapping[str, Any]:
-        """The survey's entry in the list (empty for a configured id the list does not show)."""
-        return next((survey for survey in self.surveys() if survey["id"] == survey_id), {})
-
     def details(self, survey_id: str) -> dict[str, Any] | None:
         """`GET /surveys/{id}` once per sync; None (with a warning) when it cannot be read."""
         if survey_id not in self._details:
             try:
                 self._details[survey_id] = self.client.get_result(f"surveys/{survey_id}")
-            except QualtricsApiError as error:
-                logger.warning(
-                    "Survey %s: its details (responseCounts) could not be read: %s", survey_id, error
-                )
+            except (QualtricsApiError, QualtricsConnectionError) as error:
+                logger.warning("Survey %s: its details could not be read: %s", survey_id, error)
                 self._details[survey_id] = None
         return self._details[survey_id]
 
@@ -89,6 +83,10 @@ class SyncContext:
             for key, value in counts.items()
             if isinstance(key, str) and isinstance(value, int) and not isinstance(value, bool)
         }
+
+    def created(self, survey_id: str) -> DateTime | None:
+        """When the survey was created: no response can be older, so windows start there."""
+        return parse_instant((self.details(survey_id) or {}).get("creationDate"))
 
     def spool_dir(self) -> Path:
         """Where this sync's export files wait to be parsed; made on first use, removed by `close`."""

@@ -100,9 +100,23 @@ class FakeExportApi:
     """Registers one survey's export flow on requests-mock: start, N inProgress polls, complete, file."""
 
     def __init__(
-        self, mocker: Any, survey_id: str, file_bytes: bytes, *, polls: int = 2, token: str | None = None
+        self,
+        mocker: Any,
+        survey_id: str,
+        file_bytes: bytes,
+        *,
+        polls: int = 2,
+        token: str | None = None,
+        responses: int = 10,
     ):
         self.survey_id = survey_id
+        counts = {"auditable": responses, "generated": 0, "deleted": 0}
+        self.details = mocker.get(
+            f"{BASE_URL}/surveys/{survey_id}",
+            json=envelope(
+                {"id": survey_id, "creationDate": "2020-02-20T00:35:40Z", "responseCounts": counts}
+            ),
+        )
         progress_id = f"ES_{survey_id[3:]}"
         file_id = f"{uuid.uuid4()}-def"
         url = f"{BASE_URL}/surveys/{survey_id}/export-responses"

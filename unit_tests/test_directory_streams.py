@@ -257,14 +257,14 @@ def test_response_ids_full_refresh_runs_one_id_only_export_per_survey(source, ap
 
 def test_incremental_response_ids_export_only_surveys_whose_deleted_count_changed(source, api) -> None:  # type: ignore[no-untyped-def]
     api.get(f"{BASE_URL}/surveys", json=page([survey(SV_A), survey(SV_B), survey("SV_ccccccccccccccc")]))
+    a = FakeExportApi(api, SV_A, id_only_file("R_a1"))
+    b = FakeExportApi(api, SV_B, id_only_file("R_b1"))
     api.get(f"{BASE_URL}/surveys/{SV_A}", json=envelope({"id": SV_A, "responseCounts": {"deleted": 2}}))
     api.get(f"{BASE_URL}/surveys/{SV_B}", json=envelope({"id": SV_B, "responseCounts": {"deleted": 1}}))
     api.get(
         f"{BASE_URL}/surveys/SV_ccccccccccccccc",
         json=envelope({"id": "SV_ccccccccccccccc", "responseCounts": {"deleted": 0}}),
     )
-    a = FakeExportApi(api, SV_A, id_only_file("R_a1"))
-    b = FakeExportApi(api, SV_B, id_only_file("R_b1"))
     state = {
         "response_ids": {
             "states": [

@@ -8,7 +8,7 @@ from airbyte_cdk.models import Status
 from source_qualtrics.auth import OAuthClientCredentials
 from source_qualtrics.client import QualtricsClient
 from source_qualtrics.config import OAuthClient, parse_config
-from source_qualtrics.errors import ConfigError, QualtricsApiError
+from source_qualtrics.errors import ConfigError, CredentialsRejected, QualtricsApiError
 from unit_tests.builders import BASE_URL, envelope, error_body
 from unit_tests.helpers import run_check
 
@@ -88,7 +88,7 @@ def test_a_second_401_in_a_row_is_an_error_not_a_loop(api) -> None:  # type: ign
     mint = api.post(TOKEN_URL, json={"access_token": "t"})
     api.get(f"{BASE_URL}/whoami", status_code=401, json=error_body("401 - Unauthorized", "DCD_7", "nope"))
     client = QualtricsClient(BASE_URL, OAuthClientCredentials(TOKEN_URL, CLIENT_ID, CLIENT_SECRET))
-    with pytest.raises(QualtricsApiError):
+    with pytest.raises(CredentialsRejected, match="OAuth access token"):
         client.get_result("whoami")
     assert mint.call_count == 2
 

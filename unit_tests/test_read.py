@@ -3,6 +3,8 @@ from __future__ import annotations
 import requests
 from airbyte_cdk.models import SyncMode
 
+from source_qualtrics.export import ExportTiming
+
 from unit_tests.builders import (
     BASE_URL,
     FakeExportApi,
@@ -187,7 +189,7 @@ def test_a_failed_export_keeps_that_surveys_cursor_while_others_advance(source, 
     final = state_values(output)[-1]
     assert cursor_of(final, SV_A) == old
     assert cursor_of(final, SV_B)["continuationToken"] == "tok-b2"
-    assert broken.start.call_count == 3, "a failed export is restarted, bounded"
+    assert broken.start.call_count == ExportTiming().failed_exports_per_survey, "retried and split, bounded"
     errors = " ".join(m.trace.error.message for m in output.errors)
     assert SV_A in errors and SV_B not in errors
 
@@ -245,6 +247,8 @@ def test_a_truncated_download_is_fetched_again(source, api) -> None:  # type: ig
 
 def test_a_listed_survey_that_cannot_be_exported_is_a_warning_not_a_failure(source, api) -> None:  # type: ignore[no-untyped-def]
     list_surveys(api, SV_A, SV_B)
+    forbidden = error_body("403 - Forbidden", "AUTH_1", "Not allowed")
+    api.get(f"{BASE_URL}/surveys/{SV_A}", status_code=403, json=forbidden)
     api.post(
         f"{BASE_URL}/surveys/{SV_A}/export-responses",
         status_code=403,
@@ -271,7 +275,8 @@ def test_an_export_that_finishes_early_frees_its_slot_for_the_next_survey(source
 
     output = run_read(source, config(max_concurrent_exports=2), "responses")
 
-    assert response_ids(output) == ["R_a00000000000001", "R_b00000000000001", "R_c00000000000001"]
+    # completion order: B and C are emitted while A is still running
+    assert response_ids(output) == ["R_b00000000000001", "R_c00000000000001", "R_a00000000000001"]
     calls = [
         (r.method, r.path.split("/")[4], r.path.count("/")) for r in api.request_history if "export" in r.path
     ]

@@ -81,6 +81,10 @@ class SurveyExportStream(Stream):
     def export_done(self, task: ExportTask, continuation_token: str | None) -> None:
         """Called only after every record of the file was handed over: the place to move a cursor."""
 
+    def expected_rows(self) -> int | None:
+        """Rows this sync will emit, if known before any export finishes (for a progress bar)."""
+        return None
+
     def split(self, task: ExportTask) -> list[ExportTask] | None:
         """Smaller tasks covering the same responses, for an export Qualtrics failed (None: cannot)."""
         return None
@@ -99,8 +103,9 @@ class SurveyExportStream(Stream):
         cursor_field: list[str] | None = None,
         stream_state: Mapping[str, Any] | None = None,
     ) -> Iterable[Mapping[str, Any] | None]:
-        self._failures, self._ready, self._expected_rows = [], {}, None
+        self._failures, self._ready = [], {}
         tasks = [task for survey_id in self._sync.survey_ids() for task in self.tasks(survey_id, sync_mode)]
+        self._expected_rows = self.expected_rows()
         concurrency = self._config.max_concurrent_exports
         self._scheduler = ExportScheduler(
             self._exporter, tasks, concurrency, self._sync.exports, split=self.split, label=self.name

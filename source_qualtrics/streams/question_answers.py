@@ -94,3 +94,6 @@ class QuestionAnswers(Responses):
     def records_of(self, task: ExportTask, lines: Iterator[dict[str, Any]]) -> Iterator[Mapping[str, Any]]:
         for response in super().records_of(task, lines):
             yield from answer_rows(response)
+
+    def expected_rows(self) -> int | None:
+        return None  # rows per response vary with the answers given: no honest estimate up front

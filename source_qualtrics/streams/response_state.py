@@ -75,3 +75,16 @@ class SurveyCursor:
             {k: v for k, v in counts.items() if isinstance(v, int)} if isinstance(counts, Mapping) else {},
             text("exportedAt"),
         )
+
+
+def export_positions(state: Mapping[str, Any] | None) -> dict[str, tuple[Any, ...]]:
+    """Per survey, what decides the next export (token, newest timestamp, backfill windows): two
+    streams at the same positions ask for the very same exports. Damaged entries compare as absent."""
+    positions: dict[str, tuple[Any, ...]] = {}
+    for entry in (state or {}).get("states") or []:
+        partition = entry.get("partition") if isinstance(entry, Mapping) else None
+        cursor = entry.get("cursor") if isinstance(entry, Mapping) else None
+        if isinstance(partition, Mapping) and isinstance(cursor, Mapping):
+            keys = ("continuationToken", "lastModifiedDate", "backfill")
+            positions[str(partition.get("survey_id"))] = tuple(repr(cursor.get(key)) for key in keys)
+    return positions

@@ -68,6 +68,7 @@ class Responses(SurveyExportStream, IncrementalMixin):
         self._backfill: dict[str, list[Window]] = {}  # this sync's windows still to export, per survey
         self._counts: dict[str, dict[str, int]] = {}  # responseCounts read while planning, per survey
         self._newest: str | None = None
+        self._whole: set[str] = set()  # surveys exported from the start in this sync
 
     @property
     def name(self) -> str:
@@ -130,13 +131,20 @@ class Responses(SurveyExportStream, IncrementalMixin):
         )
         return [self.window_task(survey_id, window) for window in ordered]
 
+    def expected_rows(self) -> int | None:
+        """Responses of the surveys exported whole in this sync, by their `responseCounts`."""
+        whole = [self._counts.get(survey_id, {}).get("auditable") for survey_id in self._whole]
+        known = [count for count in whole if count is not None]
+        return sum(known) if known else None
+
     def _first_sync_windows(self, survey_id: str) -> list[Window]:
         """Windows sized from the survey's response count, so a big survey never tries one giant export."""
+        self._whole.add(survey_id)
         counts = self._sync.response_counts(survey_id)
         if counts is not None:
             self._counts[survey_id] = counts
         start = self._config.start_date
-        earliest = start or parse_instant(self._sync.listed(survey_id).get("creationDate"))
+        earliest = start or self._sync.created(survey_id)
         windows = plan_windows(
             earliest,
             (counts or {}).get("auditable"),
@@ -197,8 +205,7 @@ class Responses(SurveyExportStream, IncrementalMixin):
         survey_id = task.survey_id
         if task.window is None:
             return [task.fallback] if task.fallback is not None else None
-        earliest = parse_instant(self._sync.listed(survey_id).get("creationDate"))
-        halves = task.window.halves(self._sync.started_at, earliest)
+        halves = task.window.halves(self._sync.started_at, self._sync.created(survey_id))
         if halves is None:
             return None
         remaining = self._backfill.get(survey_id, [])
