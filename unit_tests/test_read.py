@@ -111,8 +111,10 @@ def test_one_state_per_survey_right_after_its_records(source, api) -> None:  # t
     output = run_read(source, config(), "responses")
 
     kinds = [m.type.value for m in output.records_and_state_messages]
-    assert kinds == ["RECORD", "STATE", "RECORD", "STATE"]
-    states = state_values(output)
+    # the first STATE (still empty) closes the slice that carried the estimate, before any export finished
+    assert kinds == ["STATE", "RECORD", "STATE", "RECORD", "STATE"]
+    assert [t.trace.estimate.row_estimate for t in output.trace_messages if t.trace.estimate] == [20]
+    states = state_values(output)[1:]
     assert cursor_of(states[0], SV_A)["continuationToken"] == "tok-a"
     assert cursor_of(states[0], SV_B) is None
     assert cursor_of(states[1], SV_B)["continuationToken"] == "tok-b"
