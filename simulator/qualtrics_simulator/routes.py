@@ -40,9 +40,7 @@ def list_surveys(request: Request) -> dict[str, Any]:
 
 def get_survey(request: Request) -> dict[str, Any]:
     sid = request.params["surveyId"]
-    info = request.sim.store.survey(sid)
-    auditable, deleted = request.sim.store.counts(sid)
-    return data.legacy_survey(info, auditable, deleted)
+    return data.legacy_survey(request.sim.store.survey(sid), request.sim.store.counts(sid))
 
 
 def get_definition(request: Request) -> dict[str, Any]:

@@ -23,7 +23,14 @@ class Tenant:
 
     def __init__(self, config: SimulatorConfig | None = None) -> None:
         base = config or SimulatorConfig()
-        self.config = dataclasses.replace(base, rate_limit_rpm=dict(base.rate_limit_rpm))
+        self.config = dataclasses.replace(  # runtime knob changes must not leak into the caller's config
+            base,
+            rate_limit_rpm=dict(base.rate_limit_rpm),
+            export_seconds_by_survey=dict(base.export_seconds_by_survey),
+            forbidden_paths=list(base.forbidden_paths),
+            export_forbidden_surveys=list(base.export_forbidden_surveys),
+            export_missing_surveys=list(base.export_missing_surveys),
+        )
         self.store = Store(self.config)
         self.faults = Faults(self.config)
         self.stats = RequestStats()
