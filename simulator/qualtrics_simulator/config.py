@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-# Requests per minute per endpoint kind when rate limiting is on (reference section 2.4).
+# Requests per minute per endpoint kind when rate limiting is on (Qualtrics' published per-endpoint limits).
 DEFAULT_RATE_LIMITS: dict[str, int] = {
     "export_start": 100,
     "export_progress": 1000,

@@ -15,7 +15,12 @@ import pytest
 import requests
 from qualtrics_simulator import ServerHandle, Simulator, SimulatorConfig
 
+# Real recorded Qualtrics traffic, kept beside the repository (never inside it); absent on a fresh clone.
 RECORDINGS = Path(__file__).resolve().parents[2].parent / "shared" / "qualtrics-recordings"
+needs_recordings = pytest.mark.skipif(
+    not RECORDINGS.is_dir(),
+    reason=f"recorded Qualtrics traffic is kept outside the repository and is absent here ({RECORDINGS})",
+)
 HEADERS = {"X-API-TOKEN": "sim-token"}
 
 
