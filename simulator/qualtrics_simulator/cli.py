@@ -21,9 +21,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--surveys", type=int, default=3)
     p.add_argument("--responses", type=int, default=200, help="completed responses per survey")
     p.add_argument("--in-progress", type=int, default=3, help="in-progress responses per survey")
+    p.add_argument("--generated", type=int, default=0, help="of --responses, generated test/preview ones")
     p.add_argument("--token", default="sim-token")
     p.add_argument("--page-size", type=int, default=100)
     p.add_argument("--export-seconds", type=float, default=0.3)
+    p.add_argument(
+        "--export-seconds-per-1000", type=float, default=0.0, help="extra seconds per 1000 records"
+    )
+    p.add_argument("--export-record-cap", type=int, help="exports selecting more records end 'failed'")
+    p.add_argument(
+        "--export-byte-cap", type=int, help="exports over this many uncompressed bytes end 'failed'"
+    )
+    p.add_argument(
+        "--records-per-file", type=int, default=1_000_000, help="records per file in a zipped export"
+    )
     p.add_argument("--rate-limits", action="store_true", help="enforce per-endpoint requests/minute")
     p.add_argument(
         "--rpm",
@@ -60,9 +71,14 @@ def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
         surveys=args.surveys,
         responses_per_survey=args.responses,
         in_progress_per_survey=args.in_progress,
+        generated_per_survey=args.generated,
         token=args.token,
         page_size=args.page_size,
         export_seconds=args.export_seconds,
+        export_seconds_per_1000_records=args.export_seconds_per_1000,
+        export_record_cap=args.export_record_cap,
+        export_byte_cap=args.export_byte_cap,
+        records_per_file=args.records_per_file,
         rate_limits=args.rate_limits,
         rate_limit_rpm=parse_rpm(args.rpm),
         error_rate_5xx=args.error_rate,

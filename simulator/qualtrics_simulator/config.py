@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-# Requests per minute per endpoint kind when rate limiting is on (reference section 2.4).
+# Requests per minute per endpoint kind when rate limiting is on (Qualtrics' published per-endpoint limits).
 DEFAULT_RATE_LIMITS: dict[str, int] = {
     "export_start": 100,
     "export_progress": 1000,
@@ -14,7 +14,7 @@ DEFAULT_RATE_LIMITS: dict[str, int] = {
     "default": 3000,
 }
 
-# Knobs that may be changed at runtime through POST /__admin/faults.
+# Knobs that may be changed at runtime through POST /__admin/faults (parsed by faults.KNOB_PARSERS).
 RUNTIME_KNOBS = (
     "error_rate_5xx",
     "fail_exports",
@@ -25,6 +25,13 @@ RUNTIME_KNOBS = (
     "rate_limits",
     "rate_limit_rpm",
     "export_seconds",
+    "export_seconds_by_survey",
+    "export_seconds_per_1000_records",
+    "export_record_cap",
+    "export_byte_cap",
+    "records_per_file",
+    "export_forbidden_surveys",
+    "export_missing_surveys",
     "forbidden_paths",
 )
 
@@ -37,6 +44,8 @@ class SimulatorConfig:
     surveys: int = 3
     responses_per_survey: int = 200
     in_progress_per_survey: int = 3
+    # Of responses_per_survey, how many are generated test/preview responses (responseCounts.generated).
+    generated_per_survey: int = 0
     token: str = "sim-token"
     page_size: int = 100
     export_seconds: float = 0.3
@@ -56,6 +65,19 @@ class SimulatorConfig:
     # API paths (after /API/v3, shell-style patterns such as "/users" or "/directories/*/contacts")
     # answered 403, as for a token whose user lacks the permission or OAuth scope.
     forbidden_paths: list[str] = field(default_factory=list)
+    # Export duration: export_seconds_by_survey[survey id] (else export_seconds), plus this much per
+    # thousand selected records, so big exports take longer; percentComplete grows until then.
+    export_seconds_by_survey: dict[str, float] = field(default_factory=dict)
+    export_seconds_per_1000_records: float = 0.0
+    # Largest export that succeeds (None = no cap): an export selecting more records, or writing more
+    # uncompressed bytes, ends with status "failed" (Qualtrics fails exports over 1.8 GB).
+    export_record_cap: int | None = None
+    export_byte_cap: int | None = None
+    # Records per file inside a zipped export; more go to {name}_1.{fmt}, {name}_2.{fmt}, ...
+    records_per_file: int = 1_000_000
+    # Surveys listed by /surveys whose POST export-responses answers 403 (no permission) or 404 (GSI_2).
+    export_forbidden_surveys: list[str] = field(default_factory=list)
+    export_missing_surveys: list[str] = field(default_factory=list)
 
     def rpm(self, kind: str) -> int:
         """Effective requests/minute for an endpoint kind."""

@@ -80,6 +80,12 @@ PRODUCTS = (
 KINDS = ("Customer Satisfaction", "Product Feedback", "Onboarding Pulse", "Relationship NPS")
 
 
+# values.status of generated responses; labels as in a recorded export (numeric codes UNCONFIRMED).
+STATUS_PREVIEW = 1
+STATUS_TEST = 2
+GENERATED_LABELS = {STATUS_PREVIEW: ("Survey Preview", "preview"), STATUS_TEST: ("Survey Test", "test")}
+
+
 def iso_seconds(ms: int) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ms // 1000))
 
@@ -105,10 +111,25 @@ class SurveyInfo:
     creation_ms: int
     modified_ms: int
     seed: int
+    base_responses: int = 0
+    generated_responses: int = 0  # test/preview responses among the base ones (responseCounts.generated)
 
     @property
     def product(self) -> str:
         return PRODUCTS[self.index % len(PRODUCTS)]
+
+    def generated_status(self, slot: int) -> int:
+        """0 for a real response; 2 (Survey Test) or 1 (Survey Preview) for a generated one.
+
+        Generated responses are spread evenly over the base slots; about one in eight is a preview.
+        """
+        if self.generated_responses <= 0 or slot >= self.base_responses:
+            return 0
+        stride = max(1, self.base_responses // self.generated_responses)
+        number, rest = divmod(slot, stride)
+        if rest or number >= self.generated_responses:
+            return 0
+        return STATUS_PREVIEW if number % 8 == 7 else STATUS_TEST
 
 
 def survey_name(seed: int, index: int) -> str:
@@ -298,7 +319,7 @@ def survey_definition(info: SurveyInfo) -> dict[str, Any]:
     }
 
 
-def legacy_survey(info: SurveyInfo, auditable: int, deleted: int) -> dict[str, Any]:
+def legacy_survey(info: SurveyInfo, response_counts: dict[str, int]) -> dict[str, Any]:
     """GET /surveys/{id} result, shaped like the recorded metadata payload."""
     questions: dict[str, Any] = {}
     export_map: dict[str, dict[str, str]] = {}
@@ -362,7 +383,7 @@ def legacy_survey(info: SurveyInfo, auditable: int, deleted: int) -> dict[str, A
         "embeddedData": [{"name": f, "defaultValue": ""} for f in EMBEDDED_FIELDS],
         "comments": {},
         "loopAndMerge": {},
-        "responseCounts": {"auditable": auditable, "generated": 0, "deleted": deleted},
+        "responseCounts": response_counts,
     }
 
 
@@ -479,6 +500,10 @@ class RecordFactory:
             "userLanguage": LANGUAGES[d[16] % len(LANGUAGES)],
         }
         labels: dict[str, Any] = {"status": "IP Address", "finished": "True"}
+        status = 0 if in_progress else self.info.generated_status(slot)
+        if status:
+            values["status"] = status
+            labels["status"], values["distributionChannel"] = GENERATED_LABELS[status]
         values["QID1"] = q1
         labels["QID1"] = SATISFACTION[q1 - 1]
         if in_progress:

@@ -9,17 +9,18 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import itertools
 import shutil
 import tempfile
 import threading
 import time
 import uuid
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import orjson
 
@@ -202,18 +203,48 @@ def parse_options(body: Any, survey: str, tokens: TokenCodec, config: SimulatorC
     )
 
 
+@dataclass(frozen=True)
+class FileLimits:
+    """What shapes a built file besides the request: size caps, records per zip member, stray lines."""
+
+    record_cap: int | None
+    byte_cap: int | None
+    records_per_file: int
+    blank_lines: bool
+
+    @classmethod
+    def of(cls, config: SimulatorConfig) -> FileLimits:
+        return cls(
+            config.export_record_cap, config.export_byte_cap, config.records_per_file, config.blank_lines
+        )
+
+
+class ExportTooLarge(Exception):
+    """The selected responses exceed export_record_cap or export_byte_cap."""
+
+
 @dataclass
 class BuiltFile:
     """A file being (or already) built; shared by jobs that hit the cache."""
 
     path: Path
-    member: str
+    name: str
     compress: bool
     fmt: str
     estimate: int = 1
     written: int = 0
+    members: list[str] = field(default_factory=list)
     error: str | None = None
     done: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def member(self) -> str:
+        """The first (often only) zip member, `{survey name}.{format}`."""
+        return f"{self.name}.{self.fmt}"
+
+    def member_name(self, number: int) -> str:
+        """Member `number` (0-based) of the zip: `{name}.{fmt}`, then `{name}_1.{fmt}`, `{name}_2.{fmt}`..."""
+        return self.member if number == 0 else f"{self.name}_{number}.{self.fmt}"
 
     @property
     def content_type(self) -> str:
@@ -222,7 +253,7 @@ class BuiltFile:
         return "application/x-ndjson" if self.fmt == "ndjson" else "application/json"
 
     def crc_offsets(self) -> list[int]:
-        """Byte offsets of the member's CRC-32 in the local header and central directory (for corruption)."""
+        """Byte offsets of the first member's CRC-32 in the local header and central directory."""
         with zipfile.ZipFile(self.path) as zf:
             info = zf.infolist()[0]
             start_dir = int(getattr(zf, "start_dir", 0))
@@ -241,12 +272,12 @@ class ExportJob:
     continuation_token: str | None
 
     def result(self) -> dict[str, Any]:
-        """Progress payload: `fileId` only appears once complete, as in the recordings."""
+        """Progress payload: `fileId` only appears once complete (null when failed), as in real traffic."""
         elapsed = time.monotonic() - self.started
         time_fraction = 1.0 if self.duration <= 0 else min(1.0, elapsed / self.duration)
         if self.fail or self.file.error is not None:
             if time_fraction >= 1.0:
-                return {"percentComplete": 100.0, "status": "failed"}
+                return {"fileId": None, "percentComplete": 100.0, "status": "failed"}
             return {"percentComplete": round(time_fraction * 99.0, 2), "status": "inProgress"}
         if self.file.done.is_set() and time_fraction >= 1.0:
             result: dict[str, Any] = {"fileId": self.file_id, "percentComplete": 100.0, "status": "complete"}
@@ -260,20 +291,23 @@ class ExportJob:
         }
 
 
-def _lines(snap: Snapshot, opts: ExportOptions, built: BuiltFile) -> Iterator[tuple[int, bytes]]:
-    """(index, record bytes) in export order, honouring the limit."""
+def _rows(snap: Snapshot, opts: ExportOptions) -> tuple[Iterator[Row], int]:
+    """The selected rows in export order, and an upper bound of their count (exact without deletes)."""
     if opts.in_progress:
         rows: Iterator[Row] = snap.in_progress_rows(opts.start_ms, opts.end_ms)
-        built.estimate = snap.in_progress
+        estimate = snap.in_progress
     else:
-        rows, built.estimate = snap.select(opts.start_ms, opts.end_ms, opts.since_seq, opts.sort_by_modified)
+        rows, estimate = snap.select(opts.start_ms, opts.end_ms, opts.since_seq, opts.sort_by_modified)
     if opts.limit is not None:
-        built.estimate = min(built.estimate, opts.limit)
+        rows, estimate = itertools.islice(rows, opts.limit), min(estimate, opts.limit)
+    return rows, estimate
+
+
+def _lines(snap: Snapshot, opts: ExportOptions) -> Iterator[tuple[int, bytes]]:
+    """(index, record bytes) in export order, honouring the limit."""
     factory = RecordFactory(snap.info, opts.key_filter, opts.sort_by_modified)
     encode = snap.codec.encode
-    for index, row in enumerate(rows):
-        if opts.limit is not None and index >= opts.limit:
-            return
+    for index, row in enumerate(_rows(snap, opts)[0]):
         record = factory.record(
             encode(row.slot),
             row.slot,
@@ -285,41 +319,91 @@ def _lines(snap: Snapshot, opts: ExportOptions, built: BuiltFile) -> Iterator[tu
         yield index, record
 
 
-def build_file(
-    snap: Snapshot, opts: ExportOptions, built: BuiltFile, blank_lines: bool, stop: threading.Event
+class _SizeGuard:
+    """Counts records and uncompressed bytes and raises ExportTooLarge past a cap."""
+
+    def __init__(self, limits: FileLimits) -> None:
+        self.limits = limits
+        self.records = 0
+        self.bytes = 0
+
+    def record(self) -> None:
+        self.records += 1
+        cap = self.limits.record_cap
+        if cap is not None and self.records > cap:
+            raise ExportTooLarge(f"more than {cap} records selected")
+
+    def wrote(self, size: int) -> None:
+        self.bytes += size
+        cap = self.limits.byte_cap
+        if cap is not None and self.bytes > cap:
+            raise ExportTooLarge(f"more than {cap} uncompressed bytes")
+
+
+def _write_member(
+    out: IO[bytes],
+    lines: Iterable[tuple[int, bytes]],
+    opts: ExportOptions,
+    built: BuiltFile,
+    guard: _SizeGuard,
+    stop: threading.Event,
+    blank_offset: int,
 ) -> None:
-    """Stream records into the (zipped) file; NDJSON gets stray blank and `{}` lines like real exports."""
+    """One file's records in batches; NDJSON gets stray blank and `{}` lines like real exports."""
+    ndjson = opts.fmt == "ndjson"
+    blank_lines = guard.limits.blank_lines
+    batch: list[bytes] = [] if ndjson else [b'{"responses":[']
+    first = True
+
+    def flush() -> None:
+        data = b"\n".join(batch) + b"\n" if ndjson else b"".join(batch)
+        guard.wrote(len(data))
+        out.write(data)
+        batch.clear()
+
+    for index, record in lines:
+        guard.record()
+        if ndjson:
+            batch.append(record)
+            if blank_lines and (index + blank_offset) % BLANK_EVERY == BLANK_EVERY - 1:
+                batch.append(b"" if (index // BLANK_EVERY) % 2 == 0 else b"{}")
+        else:
+            batch.append(record if first else b"," + record)
+            first = False
+        if len(batch) >= BATCH:
+            flush()
+            built.written = index + 1
+            if stop.is_set():
+                raise RuntimeError("simulator shutting down")
+    if not ndjson:
+        batch.append(b"]}")
+    if batch:
+        flush()
+
+
+def build_file(
+    snap: Snapshot, opts: ExportOptions, built: BuiltFile, limits: FileLimits, stop: threading.Event
+) -> None:
+    """Stream records into the file; a zip gets a new member every `records_per_file` records."""
+    guard = _SizeGuard(limits)
+    offset = snap.info.seed % BLANK_EVERY
     try:
         with open(built.path, "wb") as raw:
-            archive = (
-                zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED, compresslevel=1) if opts.compress else None
-            )
-            out = archive.open(built.member, "w", force_zip64=True) if archive is not None else raw
-            ndjson = opts.fmt == "ndjson"
-            offset = snap.info.seed % BLANK_EVERY
-            batch: list[bytes] = [] if ndjson else [b'{"responses":[']
-            first = True
-            for index, record in _lines(snap, opts, built):
-                if ndjson:
-                    batch.append(record)
-                    if blank_lines and (index + offset) % BLANK_EVERY == BLANK_EVERY - 1:
-                        batch.append(b"" if (index // BLANK_EVERY) % 2 == 0 else b"{}")
-                else:
-                    batch.append(record if first else b"," + record)
-                    first = False
-                if len(batch) >= BATCH:
-                    out.write(b"\n".join(batch) + b"\n" if ndjson else b"".join(batch))
-                    batch.clear()
-                    built.written = index + 1
-                    if stop.is_set():
-                        raise RuntimeError("simulator shutting down")
-            if not ndjson:
-                batch.append(b"]}")
-            if batch:
-                out.write(b"\n".join(batch) + b"\n" if ndjson else b"".join(batch))
-            out.close()
-            if archive is not None:
-                archive.close()
+            if not opts.compress:
+                _write_member(raw, _lines(snap, opts), opts, built, guard, stop, offset)
+                return
+            per_file = limits.records_per_file
+            with zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
+                groups = itertools.groupby(_lines(snap, opts), key=lambda line: line[0] // per_file)
+                for number, lines in groups:
+                    name = built.member_name(number)
+                    with archive.open(name, "w", force_zip64=True) as out:
+                        _write_member(out, lines, opts, built, guard, stop, offset)
+                    built.members.append(name)
+                if not built.members:  # nothing selected: still one (empty) file
+                    with archive.open(built.member, "w", force_zip64=True) as out:
+                        _write_member(out, (), opts, built, guard, stop, offset)
+                    built.members.append(built.member)
     except Exception as exc:  # surfaced to the client as status "failed"
         built.error = f"{type(exc).__name__}: {exc}"
     finally:
@@ -347,24 +431,33 @@ class ExportManager:
             self._tmpdir = Path(tempfile.mkdtemp(prefix="qualtrics-sim-"))
         return self._tmpdir
 
+    def _duration(self, survey: str, estimate: int) -> float:
+        """Seconds until the export completes: per-survey (or global) time plus a per-record rate."""
+        base = self.config.export_seconds_by_survey.get(survey, self.config.export_seconds)
+        return base + self.config.export_seconds_per_1000_records * estimate / 1000
+
     def start(self, survey: str, body: Any) -> dict[str, Any]:
         snap = self.store.snapshot(survey)
+        refusal = self.faults.export_refusal(survey)
+        if refusal is not None:
+            raise refusal
         opts = parse_options(body, survey, self.tokens, self.config)
+        estimate = _rows(snap, opts)[1]
         fail = self.faults.take("fail_exports")
-        blank = self.config.blank_lines
+        limits = FileLimits.of(self.config)
         canonical = {k: v for k, v in body.items() if k not in ("allowContinuation", "continuationToken")}
-        key = (survey, snap.seq, opts.since_seq, blank, orjson.dumps(canonical, option=orjson.OPT_SORT_KEYS))
+        key = (survey, snap.seq, opts.since_seq, limits, orjson.dumps(canonical, option=orjson.OPT_SORT_KEYS))
         with self._lock:
             self._counter += 1
             pid = progress_id(self.config.seed, self._counter)
             built = None if fail else self._cache.get(key)
             if built is None or built.error is not None:
                 name = snap.info.name.replace("/", "_")
-                built = BuiltFile(self._dir() / f"{pid}.bin", f"{name}.{opts.fmt}", opts.compress, opts.fmt)
+                built = BuiltFile(self._dir() / f"{pid}.bin", name, opts.compress, opts.fmt, estimate)
                 if not fail:
                     self._cache[key] = built
                     threading.Thread(
-                        target=build_file, args=(snap, opts, built, blank, self._stop), daemon=True
+                        target=build_file, args=(snap, opts, built, limits, self._stop), daemon=True
                     ).start()
             token = self.tokens.issue(survey, snap.seq) if opts.allow_continuation else None
             job = ExportJob(
@@ -372,7 +465,7 @@ class ExportManager:
                 survey,
                 f"{uuid.uuid4()}-def",
                 time.monotonic(),
-                self.config.export_seconds,
+                self._duration(survey, estimate),
                 fail,
                 built,
                 token,

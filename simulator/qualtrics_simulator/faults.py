@@ -7,9 +7,11 @@ import math
 import random
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from .config import RUNTIME_KNOBS, SimulatorConfig
+from .errors import ApiError, forbidden, survey_not_found
 
 
 class Faults:
@@ -58,30 +60,95 @@ class Faults:
         """Whether `path` (relative to /API/v3) matches a `forbidden_paths` pattern."""
         return any(fnmatch.fnmatchcase(path, pattern) for pattern in self.config.forbidden_paths)
 
+    def export_refusal(self, survey_id: str) -> ApiError | None:
+        """403 or 404 for a survey that is listed but may not be exported (export_*_surveys knobs)."""
+        if survey_id in self.config.export_forbidden_surveys:
+            return forbidden()
+        if survey_id in self.config.export_missing_surveys:
+            return survey_not_found()
+        return None
+
     def update(self, changes: dict[str, Any]) -> dict[str, Any]:
         unknown = sorted(set(changes) - set(RUNTIME_KNOBS))
         if unknown:
             raise ValueError(f"unknown fault knobs: {', '.join(unknown)}")
+        parsed = {key: KNOB_PARSERS[key](key, value) for key, value in changes.items()}
         with self._lock:
-            for key, value in changes.items():
-                if key == "rate_limit_rpm":
-                    if not isinstance(value, dict):
-                        raise ValueError("rate_limit_rpm must be an object")
-                    value = {str(k): int(v) for k, v in value.items()}
-                    self._buckets.clear()
-                elif key == "forbidden_paths":
-                    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-                        raise ValueError("forbidden_paths must be an array of strings")
-                    value = list(value)
-                elif key in ("blank_lines", "rate_limits"):
-                    value = bool(value)
-                    self._buckets.clear()
-                elif key in ("fail_exports", "drop_downloads", "corrupt_zips"):
-                    value = int(value)
-                else:
-                    value = float(value)
+            for key, value in parsed.items():
                 setattr(self.config, key, value)
+            if {"rate_limits", "rate_limit_rpm"} & set(parsed):
+                self._buckets.clear()
         return self.state()
 
     def state(self) -> dict[str, Any]:
         return {key: getattr(self.config, key) for key in RUNTIME_KNOBS}
+
+
+# --- parsing runtime knob values (POST /__admin/faults) ----------------------------------------------
+
+
+def _count(name: str, value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ValueError(f"{name} must be a non-negative integer")
+    return value
+
+
+def _positive(name: str, value: Any) -> int:
+    if _count(name, value) < 1:
+        raise ValueError(f"{name} must be a positive integer")
+    return int(value)
+
+
+def _optional_cap(name: str, value: Any) -> int | None:
+    return None if value is None else _positive(name, value)
+
+
+def _number(name: str, value: Any) -> float:
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
+        raise ValueError(f"{name} must be a non-negative number")
+    return float(value)
+
+
+def _flag(name: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"{name} must be true or false")
+    return value
+
+
+def _strings(name: str, value: Any) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError(f"{name} must be an array of strings")
+    return list(value)
+
+
+def _numbers_by_key(name: str, value: Any) -> dict[str, float]:
+    if not isinstance(value, dict):
+        raise ValueError(f"{name} must be an object")
+    return {str(key): _number(f"{name}.{key}", v) for key, v in value.items()}
+
+
+def _counts_by_key(name: str, value: Any) -> dict[str, int]:
+    if not isinstance(value, dict):
+        raise ValueError(f"{name} must be an object")
+    return {str(key): _positive(f"{name}.{key}", v) for key, v in value.items()}
+
+
+KNOB_PARSERS: dict[str, Callable[[str, Any], Any]] = {
+    "error_rate_5xx": _number,
+    "fail_exports": _count,
+    "drop_downloads": _count,
+    "corrupt_zips": _count,
+    "token_max_age_seconds": _number,
+    "blank_lines": _flag,
+    "rate_limits": _flag,
+    "rate_limit_rpm": _counts_by_key,
+    "export_seconds": _number,
+    "export_seconds_by_survey": _numbers_by_key,
+    "export_seconds_per_1000_records": _number,
+    "export_record_cap": _optional_cap,
+    "export_byte_cap": _optional_cap,
+    "records_per_file": _positive,
+    "export_forbidden_surveys": _strings,
+    "export_missing_surveys": _strings,
+    "forbidden_paths": _strings,
+}

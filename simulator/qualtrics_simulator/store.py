@@ -187,7 +187,7 @@ class Store:
         self._removed: set[str] = set()
         self._last_ms = EPOCH_MS
         for _ in range(config.surveys):
-            self._create_survey(None, config.responses_per_survey, None)
+            self._create_survey(None, config.responses_per_survey, None, config.generated_per_survey)
 
     # --- reads -----------------------------------------------------------------------------------------
 
@@ -205,11 +205,18 @@ class Store:
         with self.lock:
             return [self._surveys[s].info for s in self._order if s not in self._removed]
 
-    def counts(self, sid: str) -> tuple[int, int]:
-        """(existing completed responses, deleted responses), as in legacy responseCounts."""
+    def counts(self, sid: str) -> dict[str, int]:
+        """`responseCounts` of GET /surveys/{id}: a full export returns auditable + generated responses.
+
+        auditable = existing real responses, generated = existing test/preview responses,
+        deleted = every deleted response; edits change none of them, in-progress ones are not counted.
+        """
         with self.lock:
             state = self._state(sid)
-            return state.total - len(state.deleted), len(state.deleted)
+            status = state.info.generated_status
+            generated = state.info.generated_responses - sum(1 for slot in state.deleted if status(slot))
+            alive = state.total - len(state.deleted)
+            return {"auditable": alive - generated, "generated": generated, "deleted": len(state.deleted)}
 
     def snapshot(self, sid: str) -> Snapshot:
         with self.lock:
@@ -237,7 +244,9 @@ class Store:
         self._last_ms = max(self._last_ms, int(time.time() * 1000))
         return self._last_ms
 
-    def _create_survey(self, name: str | None, responses: int, created_ms: int | None) -> str:
+    def _create_survey(
+        self, name: str | None, responses: int, created_ms: int | None, generated: int = 0
+    ) -> str:
         index = len(self._order)
         sid = survey_id(self.config.seed, index)
         created, modified = survey_dates(self.config.seed, index)
@@ -251,6 +260,8 @@ class Store:
             creation_ms=created,
             modified_ms=modified,
             seed=self.config.seed,
+            base_responses=responses,
+            generated_responses=min(responses, generated),
         )
         codec = ResponseIdCodec(self.config.seed, sid)
         self._surveys[sid] = SurveyState(info, codec, responses, self.config.in_progress_per_survey)

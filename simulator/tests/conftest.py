@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import time
 import zipfile
 from collections.abc import Iterator
@@ -14,7 +15,12 @@ import pytest
 import requests
 from qualtrics_simulator import ServerHandle, Simulator, SimulatorConfig
 
+# Real recorded Qualtrics traffic, kept beside the repository (never inside it); absent on a fresh clone.
 RECORDINGS = Path(__file__).resolve().parents[2].parent / "shared" / "qualtrics-recordings"
+needs_recordings = pytest.mark.skipif(
+    not RECORDINGS.is_dir(),
+    reason=f"recorded Qualtrics traffic is kept outside the repository and is absent here ({RECORDINGS})",
+)
 HEADERS = {"X-API-TOKEN": "sim-token"}
 
 
@@ -25,8 +31,15 @@ class Export:
     start: dict[str, Any]
     polls: list[dict[str, Any]] = field(default_factory=list)
     response: requests.Response | None = None
-    member: str = ""
-    raw: bytes = b""
+    files: dict[str, bytes] = field(default_factory=dict)  # zip members (or the raw body), in order
+
+    @property
+    def member(self) -> str:
+        return next(iter(self.files), "")
+
+    @property
+    def raw(self) -> bytes:
+        return next(iter(self.files.values()), b"")
 
     @property
     def final(self) -> dict[str, Any]:
@@ -34,11 +47,14 @@ class Export:
 
     @property
     def records(self) -> list[dict[str, Any]]:
-        import json
+        """Every record of every file, in order."""
+        return [record for name in self.files for record in self.records_of(name)]
 
-        if self.member.endswith(".json"):
-            return list(json.loads(self.raw)["responses"])
-        return [json.loads(line) for line in self.raw.splitlines() if line.strip() and line.strip() != b"{}"]
+    def records_of(self, name: str) -> list[dict[str, Any]]:
+        raw = self.files[name]
+        if name.endswith(".json"):
+            return list(json.loads(raw)["responses"])
+        return [json.loads(line) for line in raw.splitlines() if line.strip() and line.strip() != b"{}"]
 
 
 def run_export(base_url: str, survey_id: str, body: dict[str, Any], download: bool = True) -> Export:
@@ -60,11 +76,9 @@ def run_export(base_url: str, survey_id: str, body: dict[str, Any], download: bo
         assert export.response.status_code == 200
         if body.get("compress", True):
             with zipfile.ZipFile(io.BytesIO(export.response.content)) as archive:
-                (export.member,) = archive.namelist()
-                export.raw = archive.read(export.member)
+                export.files = {name: archive.read(name) for name in archive.namelist()}
         else:
-            export.member = "raw." + body["format"]
-            export.raw = export.response.content
+            export.files = {"raw." + body["format"]: export.response.content}
     return export
 
 

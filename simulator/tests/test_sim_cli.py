@@ -41,3 +41,12 @@ def test_cli_serves_and_stops_cleanly(tmp_path: Path) -> None:
     finally:
         if process.poll() is None:
             process.kill()
+
+
+def test_large_export_flags_reach_the_config() -> None:
+    from qualtrics_simulator.cli import config_from_args, parse_args
+
+    args = "--generated 4 --export-record-cap 90 --export-byte-cap 5000 --records-per-file 30"
+    config = config_from_args(parse_args([*args.split(), "--export-seconds-per-1000", "2.5"]))
+    assert (config.generated_per_survey, config.export_record_cap, config.export_byte_cap) == (4, 90, 5000)
+    assert (config.records_per_file, config.export_seconds_per_1000_records) == (30, 2.5)

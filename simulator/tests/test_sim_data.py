@@ -9,8 +9,9 @@ import tracemalloc
 import zipfile
 from pathlib import Path
 
+import pytest
 from qualtrics_simulator import Simulator, SimulatorConfig
-from qualtrics_simulator.exports import BuiltFile, build_file, parse_options
+from qualtrics_simulator.exports import BuiltFile, FileLimits, build_file, parse_options
 from qualtrics_simulator.ids import ResponseIdCodec
 
 
@@ -52,20 +53,27 @@ def test_million_responses_construct_lazily() -> None:
     assert sim.edit_responses(sid, [first[3]]) == [first[3]]
 
 
-def test_large_export_streams_in_bounded_memory(tmp_path: Path) -> None:
+@pytest.mark.parametrize("records_per_file", [1_000_000, 2_500])
+def test_large_export_streams_in_bounded_memory(tmp_path: Path, records_per_file: int) -> None:
     sim = Simulator(SimulatorConfig(seed=1, surveys=1, responses_per_survey=6_000))
     sid = sim.survey_ids()[0]
     opts = parse_options({"format": "ndjson"}, sid, sim.exports.tokens, sim.config)
-    built = BuiltFile(tmp_path / "out.zip", "x.ndjson", True, "ndjson")
+    built = BuiltFile(tmp_path / "out.zip", "x", True, "ndjson")
+    limits = FileLimits(record_cap=None, byte_cap=None, records_per_file=records_per_file, blank_lines=True)
     tracemalloc.start()
-    build_file(sim.store.snapshot(sid), opts, built, True, threading.Event())
+    build_file(sim.store.snapshot(sid), opts, built, limits, threading.Event())
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     assert built.error is None
     assert peak < 20_000_000, f"peak {peak} bytes"
-    with zipfile.ZipFile(built.path) as archive, archive.open("x.ndjson") as member:
-        lines = sum(1 for line in member if line.strip() not in (b"", b"{}"))
-    assert lines == 6_000
+    per_member = []
+    with zipfile.ZipFile(built.path) as archive:
+        assert archive.namelist() == built.members
+        for name in built.members:
+            with archive.open(name) as member:
+                per_member.append(sum(1 for line in member if line.strip() not in (b"", b"{}")))
+    assert sum(per_member) == 6_000
+    assert per_member == ([6_000] if records_per_file > 6_000 else [2_500, 2_500, 1_000])
 
 
 def test_recorded_dates_are_in_the_year_before_2026() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -9,7 +10,7 @@ import pytest
 import requests
 from qualtrics_simulator import ServerHandle, Simulator, SimulatorConfig
 
-from .conftest import HEADERS
+from .conftest import HEADERS, RECORDINGS, needs_recordings
 
 
 @pytest.fixture
@@ -158,11 +159,8 @@ def test_the_same_seed_serves_the_same_directory(small_pages: SimulatorConfig) -
     assert snapshot() == snapshot()
 
 
+@needs_recordings
 def test_history_and_subscription_shapes_match_the_recordings(paged: ServerHandle) -> None:
-    import json
-
-    from .conftest import RECORDINGS
-
     recorded_history = json.loads(
         (
             RECORDINGS

@@ -109,7 +109,7 @@ def test_error_rate_is_deterministic() -> None:
 def test_failed_export(sim: Simulator, server: ServerHandle, survey_id: str) -> None:
     sim.set_faults(fail_exports=1)
     failed = run_export(server.base_url, survey_id, {"format": "ndjson"})
-    assert failed.final == {"percentComplete": 100.0, "status": "failed"}
+    assert failed.final == {"fileId": None, "percentComplete": 100.0, "status": "failed"}
     assert run_export(server.base_url, survey_id, {"format": "ndjson"}).final["status"] == "complete"
 
 

@@ -6,13 +6,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-import pytest
 import requests
 from qualtrics_simulator import ServerHandle, Simulator
 
-from .conftest import HEADERS, RECORDINGS, run_export
+from .conftest import HEADERS, RECORDINGS, needs_recordings, run_export
 
-pytestmark = pytest.mark.skipif(not RECORDINGS.is_dir(), reason="shared recordings not available")
+pytestmark = needs_recordings
 
 
 def recorded(relative: str) -> Any:
