@@ -32,7 +32,7 @@ bench: $(STAMP)
 
 # The Docker image built (buildah, no Docker engine) and run against the simulator; needs root.
 image-test: $(STAMP)
-	$(BIN)/python image_tests/run_image_test.py
+	$(BIN)/python -m image_tests.run_image_test
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info

@@ -18,7 +18,6 @@ and written to `bench/results/latest.md`.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
@@ -26,8 +25,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib import metadata
@@ -37,11 +34,9 @@ from typing import Any
 import orjson
 import requests
 
-BIN = Path(sys.executable).parent
-CLI = str(BIN / "source-qualtrics")
-SIMULATOR = str(BIN / "qualtrics-simulator")
-TOKEN = "sim-token"
-HEADERS = {"X-API-TOKEN": TOKEN}
+from testkit import SIM_TOKEN, Connector, configure, simulator_config, simulator_process
+
+HEADERS = {"X-API-TOKEN": SIM_TOKEN}
 RESULTS = Path(__file__).parent / "results" / "latest.md"
 # The body the connector sends for a first incremental sync without a start date (the simulator caches
 # the built file per body, so warming with it makes the connector's own export hit the cache).
@@ -75,39 +70,6 @@ class RunResult:
 # -- simulator ------------------------------------------------------------------------------------------
 
 
-@contextmanager
-def simulator(
-    workdir: Path, *, surveys: int, responses: int, export_seconds: float, rate_limits: bool = False
-) -> Iterator[str]:
-    ready = workdir / f"sim-{surveys}-{responses}.url"
-    ready.unlink(missing_ok=True)
-    args = [SIMULATOR, "--port", "0", "--seed", "5", "--surveys", str(surveys), "--responses", str(responses)]
-    args += ["--export-seconds", str(export_seconds), "--ready-file", str(ready)]
-    if rate_limits:
-        args.append("--rate-limits")
-    process = subprocess.Popen(args, stdout=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 60
-        while not ready.exists():
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("the simulator did not start")
-            time.sleep(0.05)
-        yield ready.read_text().strip()
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-
-
-def survey_ids(base_url: str) -> list[str]:
-    ids: list[str] = []
-    url: str | None = f"{base_url}/surveys"
-    while url:
-        result = requests.get(url, headers=HEADERS, timeout=30).json()["result"]
-        ids += [element["id"] for element in result["elements"]]
-        url = result.get("nextPage")
-    return ids
-
-
 def build_export(base_url: str, survey_id: str) -> str:
     """Export with the connector's body and wait until the file is built; return the file's URL."""
     export = f"{base_url}/surveys/{survey_id}/export-responses"
@@ -120,11 +82,6 @@ def build_export(base_url: str, survey_id: str) -> str:
         if result["status"] == "failed":
             raise RuntimeError(f"the simulator failed to build the export of {survey_id}")
         time.sleep(0.2)
-
-
-def admin(base_url: str, method: str, path: str) -> Any:
-    root = base_url.rsplit("/API/v3", 1)[0]
-    return requests.request(method, f"{root}/__admin{path}", json={}, timeout=30).json()
 
 
 # -- measured subprocesses ------------------------------------------------------------------------------
@@ -162,35 +119,11 @@ def measure(args: list[str], *, connector: bool) -> RunResult:
     return RunResult(records, seconds, first, usage.ru_maxrss / 1024.0)
 
 
-def connector_args(workdir: Path, base_url: str, **config: Any) -> list[str]:
-    config_path = workdir / "config.json"
-    catalog_path = workdir / "catalog.json"
-    config_path.write_text(
-        json.dumps(
-            {"datacenter": base_url, "credentials": {"auth_type": "api_token", "api_token": TOKEN}, **config}
-        )
-    )
-    stream = {
-        "name": "responses",
-        "json_schema": {},
-        "supported_sync_modes": ["full_refresh", "incremental"],
-        "source_defined_cursor": True,
-        "default_cursor_field": ["lastModifiedDate"],
-        "source_defined_primary_key": [["responseId"]],
-    }
-    catalog = {
-        "streams": [
-            {
-                "stream": stream,
-                "sync_mode": "incremental",
-                "cursor_field": ["lastModifiedDate"],
-                "destination_sync_mode": "append_dedup",
-                "primary_key": [["responseId"]],
-            }
-        ]
-    }
-    catalog_path.write_text(json.dumps(catalog))
-    return [CLI, "read", "--config", str(config_path), "--catalog", str(catalog_path)]
+def connector_args(workdir: Path, base_url: str, **settings: Any) -> list[str]:
+    """`read` of `responses`, configured from the connector's own discover output."""
+    connector = Connector(workdir / "connector")
+    config = simulator_config(base_url, **settings)
+    return connector.args("read", config, catalog=configure(connector.discover(config), "responses"))
 
 
 def expect(result: RunResult, records: int, what: str) -> RunResult:
@@ -203,11 +136,11 @@ def expect(result: RunResult, records: int, what: str) -> RunResult:
 
 
 def throughput(workdir: Path, responses: int, runs: int) -> tuple[list[RunResult], list[RunResult]]:
-    with simulator(workdir, surveys=1, responses=responses, export_seconds=0.0) as base_url:
-        (survey,) = survey_ids(base_url)
-        file_url = build_export(base_url, survey)
-        args = connector_args(workdir, base_url)
-        floor_args = [sys.executable, "-m", "bench.floor", file_url, TOKEN]
+    with simulator_process(workdir, seed=5, surveys=1, responses=responses, export_seconds=0.0) as sim:
+        (survey,) = sim.admin.survey_ids()
+        file_url = build_export(sim.base_url, survey)
+        args = connector_args(workdir, sim.base_url)
+        floor_args = [sys.executable, "-m", "bench.floor", file_url, SIM_TOKEN]
         connector_runs, floor_runs = [], []
         # One discarded pair first: the first process after a pause runs up to 2x slower on this VM
         # (cold page cache and CPU), which says nothing about either loop.
@@ -224,10 +157,10 @@ def throughput(workdir: Path, responses: int, runs: int) -> tuple[list[RunResult
 
 
 def memory(workdir: Path, responses: int, runs: int) -> list[RunResult]:
-    with simulator(workdir, surveys=1, responses=responses, export_seconds=0.0) as base_url:
-        (survey,) = survey_ids(base_url)
-        build_export(base_url, survey)
-        args = connector_args(workdir, base_url)
+    with simulator_process(workdir, seed=5, surveys=1, responses=responses, export_seconds=0.0) as sim:
+        (survey,) = sim.admin.survey_ids()
+        build_export(sim.base_url, survey)
+        args = connector_args(workdir, sim.base_url)
         results = []
         for run in range(runs):
             results.append(expect(measure(args, connector=True), responses, "connector"))
@@ -240,17 +173,22 @@ def many_surveys(
 ) -> dict[str, tuple[list[float], list[int]]]:
     per_survey = 100
     figures: dict[str, tuple[list[float], list[int]]] = {}
-    with simulator(
-        workdir, surveys=surveys, responses=per_survey, export_seconds=export_seconds, rate_limits=True
-    ) as base_url:
+    with simulator_process(
+        workdir,
+        seed=5,
+        surveys=surveys,
+        responses=per_survey,
+        export_seconds=export_seconds,
+        rate_limits=True,
+    ) as sim:
         for label, config in (("max_concurrent_exports=1", {"max_concurrent_exports": 1}), ("default", {})):
-            args = connector_args(workdir, base_url, **config)
+            args = connector_args(workdir, sim.base_url, **config)
             walls, throttled = [], []
             for run in range(runs):
-                admin(base_url, "POST", "/reset-counts")
+                sim.admin.reset_counts()
                 result = expect(measure(args, connector=True), surveys * per_survey, label)
                 walls.append(result.seconds)
-                throttled.append(int(admin(base_url, "GET", "/requests").get("429", 0)))
+                throttled.append(sim.admin.request_counts().get("429", 0))
                 done = f"{walls[-1]:.1f} s, {throttled[-1]} 429s"
                 log(f"  {surveys} surveys, {label}, run {run + 1}/{runs}: {done}")
             figures[label] = (walls, throttled)

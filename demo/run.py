@@ -9,23 +9,20 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 os.environ.setdefault("AIRBYTE_OFFLINE_MODE", "1")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 
 import airbyte as ab  # noqa: E402  (PyAirbyte reads the two variables above at import)
-from qualtrics_simulator.admin_client import AdminClient  # noqa: E402
 from sqlalchemy import text  # noqa: E402
+
+from testkit import CLI, simulator_config, simulator_process  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKDIR = ROOT / ".demo"
-BIN = Path(sys.executable).parent
 SURVEYS, RESPONSES_PER_SURVEY = 4, 2500
 NEW_RESPONSES, EDITED_RESPONSES = 25, 10
 
@@ -44,35 +41,6 @@ ORDER BY nps DESC
 """
 
 
-@contextmanager
-def running_simulator() -> Iterator[str]:
-    """Start `qualtrics-simulator` in its own process; yield its base URL; stop it on exit."""
-    ready = WORKDIR / "simulator.url"
-    ready.unlink(missing_ok=True)
-    command = [
-        str(BIN / "qualtrics-simulator"),
-        "--surveys",
-        str(SURVEYS),
-        "--responses",
-        str(RESPONSES_PER_SURVEY),
-        "--export-seconds",
-        "1.0",
-        "--ready-file",
-        str(ready),
-    ]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 30
-        while not ready.exists():
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit("the simulator did not start")
-            time.sleep(0.05)
-        yield ready.read_text().strip()
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-
-
 def scalar(cache: ab.DuckDBCache, sql: str, **params: object) -> object:
     with cache.get_sql_engine().connect() as connection:
         return connection.execute(text(sql), params).scalar()
@@ -85,16 +53,11 @@ def heading(text_: str) -> None:
 def main() -> int:
     shutil.rmtree(WORKDIR, ignore_errors=True)
     WORKDIR.mkdir()
-    with running_simulator() as base_url:
-        admin = AdminClient(base_url.replace("/API/v3", "/__admin"))
-        source = ab.get_source(
-            "source-qualtrics",
-            config={
-                "datacenter": base_url,
-                "credentials": {"auth_type": "api_token", "api_token": "sim-token"},
-            },
-            local_executable=str(BIN / "source-qualtrics"),
-        )
+    with simulator_process(
+        WORKDIR, surveys=SURVEYS, responses=RESPONSES_PER_SURVEY, export_seconds=1.0
+    ) as simulator:
+        base_url, admin = simulator.base_url, simulator.admin
+        source = ab.get_source("source-qualtrics", config=simulator_config(base_url), local_executable=CLI)
         source.check()
         source.select_all_streams()
         cache = ab.DuckDBCache(db_path=WORKDIR / "demo.duckdb", schema_name="qualtrics")

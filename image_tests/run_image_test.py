@@ -29,7 +29,9 @@ No Docker engine and no Docker Hub are needed; it runs as root with the package 
    working directory and environment but not its ENTRYPOINT, which is why the entrypoint is prepended
    by hand; chroot isolation shares the host network, so the simulator on 127.0.0.1 is reachable.
    The config, catalog and state files are written to a host folder mounted at /secrets (readable by
-   the image's non-root user).
+   the image's non-root user). Running the connector, starting the simulator and building configs and
+   the configured catalog (from the image's own `discover` output) go through `testkit`, as in the
+   integration tests.
 5. The simulator (`qualtrics-simulator --port 0 --ready-file ...`) runs on the host; the test asserts
    spec (the real spec.json content), check with the right and a wrong token, discover, and an
    incremental read: first without state (every survey's response ids equal the simulator's ground
@@ -41,7 +43,7 @@ vfs driver. The working container and the simulator are removed at the end; the 
 as a cache, the connector image for inspection). Each step's wall time is printed. `--no-build` reruns
 the checks on the image already built; `--rebuild-base` rebuilds the cached stand-in.
 
-    .venv/bin/python image_tests/run_image_test.py [--rebuild-base] [--no-build]
+    .venv/bin/python -m image_tests.run_image_test [--rebuild-base] [--no-build]   (from the repository root)
 """
 
 from __future__ import annotations
@@ -63,7 +65,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from qualtrics_simulator.admin_client import AdminClient
+from testkit import SIM_TOKEN, Connector, configure, simulator_config, simulator_process
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -83,7 +85,6 @@ BASE_REPO = "localhost/qualtrics-image-test-base"
 ROOTFS_REPO = "localhost/qualtrics-image-test-rootfs"
 SUITE = "bookworm"  # python3 3.11, the Python minor version of Airbyte's python-connector-base 4.x
 HOST_CA = Path("/etc/ssl/certs/ca-certificates.crt")
-SIM_TOKEN = "sim-token"
 WRONG_TOKEN = "wrong-token-7d1e"
 MOUNT = "/secrets"
 SURVEYS = 2
@@ -322,146 +323,31 @@ def image_config() -> dict[str, Any]:
     return dict(config["config"])
 
 
-# -------------------------------------------------------------------------------------- the simulator
-
-
-@contextmanager
-def running_simulator(workdir: Path) -> Iterator[str]:
-    ready = workdir / "simulator.url"
-    log = (workdir / "simulator.log").open("w")
-    process = subprocess.Popen(
-        [
-            str(BIN / "qualtrics-simulator"),
-            "--port",
-            "0",
-            "--ready-file",
-            str(ready),
-            "--surveys",
-            str(SURVEYS),
-            "--responses",
-            str(RESPONSES),
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while not ready.exists():
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise ImageTestError(
-                    "the simulator did not start: " + (workdir / "simulator.log").read_text()
-                )
-            time.sleep(0.1)
-        yield ready.read_text().strip()
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
-
-
 # --------------------------------------------------------------------------------- running the image
 
 
-class Run:
-    def __init__(self, returncode: int, stdout: str, stderr: str) -> None:
-        self.returncode = returncode
-        self.stdout = stdout
-        self.stderr = stderr
-        self.messages = [json.loads(line) for line in stdout.splitlines() if line.strip().startswith("{")]
-
-    def of_type(self, kind: str) -> list[dict[str, Any]]:
-        return [m for m in self.messages if m.get("type") == kind]
-
-    def records(self, stream: str) -> list[dict[str, Any]]:
-        return [m["record"]["data"] for m in self.of_type("RECORD") if m["record"]["stream"] == stream]
-
-    def states(self) -> list[dict[str, Any]]:
-        return [m["state"] for m in self.of_type("STATE")]
+@contextmanager
+def working_container() -> Iterator[str]:
+    """A working container of the image; removed on exit."""
+    with step("working container (buildah from; vfs copies the image's files)"):
+        container = buildah("from", "--pull=never", IMAGE, capture=True).strip()
+    try:
+        yield container
+    finally:
+        with step("cleanup (buildah rm of the working container)"):
+            buildah("rm", container, check=False)
 
 
-class ImageRunner:
-    """A working container of the image; runs the image's ENTRYPOINT with files mounted at /secrets."""
-
-    def __init__(self, entrypoint: list[str], files: Path) -> None:
-        self.entrypoint = entrypoint
-        self.files = files
-        self.container = ""
-
-    def __enter__(self) -> ImageRunner:
-        with step("working container (buildah from; vfs copies the image's files)"):
-            self.container = buildah("from", "--pull=never", IMAGE, capture=True).strip()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.container:
-            with step("cleanup (buildah rm of the working container)"):
-                buildah("rm", self.container, check=False)
-
-    def write(self, name: str, value: Any) -> str:
-        path = self.files / name
-        path.write_text(json.dumps(value))
-        path.chmod(0o644)  # the image runs as the non-root `airbyte` user
-        return f"{MOUNT}/{name}"
-
-    def run(self, command: str, **files: Any) -> Run:
-        args = [command]
-        for option, value in files.items():
-            args += [f"--{option}", self.write(f"{option}.json", value)]
-        argv = [
-            "buildah",
-            *STORAGE,
-            "run",
-            "--isolation",
-            "chroot",
-            "-v",
-            f"{self.files}:{MOUNT}:ro",
-            self.container,
-            "--",
-            *self.entrypoint,
-            *args,
-        ]
-        print("    $ " + shlex.join(argv[: -len(args)] + args), flush=True)
-        completed = subprocess.run(argv, capture_output=True, text=True, timeout=900, check=False)
-        return Run(completed.returncode, completed.stdout, completed.stderr)
-
-
-def simulator_config(base_url: str, token: str = SIM_TOKEN) -> dict[str, Any]:
-    return {"datacenter": base_url, "credentials": {"auth_type": "api_token", "api_token": token}}
-
-
-def configured_catalog(*streams: str) -> dict[str, Any]:
-    keys = {"surveys": ("id", "lastModified"), "responses": ("responseId", "lastModifiedDate")}
-    entries = []
-    for name in streams:
-        key, cursor = keys[name]
-        entries.append(
-            {
-                "stream": {
-                    "name": name,
-                    "json_schema": {},
-                    "supported_sync_modes": ["full_refresh", "incremental"],
-                    "source_defined_cursor": True,
-                    "default_cursor_field": [cursor],
-                    "source_defined_primary_key": [[key]],
-                },
-                "sync_mode": "incremental",
-                "cursor_field": [cursor],
-                "destination_sync_mode": "append_dedup",
-                "primary_key": [[key]],
-            }
-        )
-    return {"streams": entries}
-
-
-def latest_state_per_stream(states: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    latest: dict[str, dict[str, Any]] = {}
-    for state in states:
-        latest[state["stream"]["stream_descriptor"]["name"]] = state
-    return list(latest.values())
+def image_connector(container: str, entrypoint: list[str], files: Path) -> Connector:
+    """Runs the image's ENTRYPOINT in the working container, with `files` mounted at /secrets."""
+    run_in_container = ["buildah", *STORAGE, "run", "--isolation", "chroot", "-v", f"{files}:{MOUNT}:ro"]
+    return Connector(
+        files,
+        [*run_in_container, container, "--", *entrypoint],
+        mounted_at=MOUNT,
+        timeout=900,
+        echo=lambda command: print("    $ " + command, flush=True),
+    )
 
 
 def by_survey(records: list[dict[str, Any]]) -> dict[str, list[str]]:
@@ -471,26 +357,24 @@ def by_survey(records: list[dict[str, Any]]) -> dict[str, list[str]]:
     return grouped
 
 
-def tail(run: Run) -> str:
-    return (
-        f"exit {run.returncode}\n--- stdout ---\n{run.stdout[-1500:]}\n--- stderr ---\n{run.stderr[-3000:]}"
-    )
-
-
 def exercise_image(entrypoint: list[str], workdir: Path, expected_spec: dict[str, Any]) -> None:
     files = workdir / "secrets"
     files.mkdir()
     files.chmod(0o755)
 
-    with running_simulator(workdir) as base_url, ImageRunner(entrypoint, files) as image:
+    with (
+        simulator_process(workdir, surveys=SURVEYS, responses=RESPONSES) as simulator,
+        working_container() as container,
+    ):
+        base_url, admin = simulator.base_url, simulator.admin
+        image = image_connector(container, entrypoint, files)
         print(f"\n    simulator: {base_url}")
-        admin = AdminClient(base_url.replace("/API/v3", "/__admin"))
         config = simulator_config(base_url)
 
         with step("image: spec"):
             run = image.run("spec")
             specs = run.of_type("SPEC")
-            check(run.returncode == 0 and len(specs) == 1, "spec prints one SPEC message", tail(run))
+            check(run.returncode == 0 and len(specs) == 1, "spec prints one SPEC message", run.tail())
             connection = specs[0]["spec"]["connectionSpecification"]
             check(
                 connection == expected_spec["connectionSpecification"],
@@ -503,26 +387,26 @@ def exercise_image(entrypoint: list[str], workdir: Path, expected_spec: dict[str
             check(
                 len(statuses) == 1 and statuses[0]["connectionStatus"]["status"] == "SUCCEEDED",
                 "check succeeds with the right token",
-                tail(run),
+                run.tail(),
             )
             run = image.run("check", config=simulator_config(base_url, token=WRONG_TOKEN))
             statuses = run.of_type("CONNECTION_STATUS")
             check(
                 len(statuses) == 1 and statuses[0]["connectionStatus"]["status"] == "FAILED",
                 "check fails with a wrong token",
-                tail(run),
+                run.tail(),
             )
             check(
                 "rejected" in statuses[0]["connectionStatus"]["message"],
                 "the failure says the token is rejected",
             )
-            check(WRONG_TOKEN not in run.stdout + run.stderr, "the wrong token is never printed")
+            check(WRONG_TOKEN not in run.raw_stdout + run.stderr, "the wrong token is never printed")
 
         with step("image: discover"):
             admin.reset_counts()
             run = image.run("discover", config=config)
             catalogs = run.of_type("CATALOG")
-            check(run.returncode == 0 and len(catalogs) == 1, "discover prints one CATALOG", tail(run))
+            check(run.returncode == 0 and len(catalogs) == 1, "discover prints one CATALOG", run.tail())
             streams = {s["name"]: s for s in catalogs[0]["catalog"]["streams"]}
             check(
                 {"surveys", "responses"} <= set(streams),
@@ -530,14 +414,15 @@ def exercise_image(entrypoint: list[str], workdir: Path, expected_spec: dict[str
             )
             check(streams["responses"]["source_defined_primary_key"] == [["responseId"]], "responses' key")
             check("values" in streams["responses"]["json_schema"]["properties"], "responses' schema")
+            discovered = catalogs[0]["catalog"]
             counts = admin.request_counts()
             check(not any("export" in k and n for k, n in counts.items()), f"no export was started {counts}")
 
-        catalog = configured_catalog("surveys", "responses")
+        catalog = configure(discovered, "surveys", "responses")
         surveys = admin.survey_ids()
         with step("image: incremental read, no state"):
             first = image.run("read", config=config, catalog=catalog)
-            check(first.returncode == 0, "read exits 0", tail(first))
+            check(first.returncode == 0, "read exits 0", first.tail())
             received = by_survey(first.records("responses"))
             for survey in surveys:
                 ids = received.get(survey, [])
@@ -548,17 +433,13 @@ def exercise_image(entrypoint: list[str], workdir: Path, expected_spec: dict[str
                 )
             check(set(received) <= set(surveys), "no response of an unknown survey")
             check({r["id"] for r in first.records("surveys")} == set(surveys), "every survey is read")
-            responses_states = [
-                s for s in first.states() if s["stream"]["stream_descriptor"]["name"] == "responses"
-            ]
-            check(len(responses_states) == len(surveys), "one responses checkpoint per survey")
-            check(SIM_TOKEN not in first.stdout, "the token is never printed")
+            check(len(first.states("responses")) == len(surveys), "one responses checkpoint per survey")
+            check(SIM_TOKEN not in first.raw_stdout, "the token is never printed")
 
         added = {surveys[index]: admin.add_responses(surveys[index], count) for index, count in ADDED.items()}
         with step("image: incremental read with the first read's state"):
-            state = latest_state_per_stream(first.states())
-            second = image.run("read", config=config, catalog=catalog, state=state)
-            check(second.returncode == 0, "read with state exits 0", tail(second))
+            second = image.run("read", config=config, catalog=catalog, state=first.latest_states())
+            check(second.returncode == 0, "read with state exits 0", second.tail())
             records = second.records("responses")
             received_again = [(r["surveyId"], r["responseId"]) for r in records]
             expected = {(survey, rid) for survey, ids in added.items() for rid in ids}

@@ -2,11 +2,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from qualtrics_simulator import ServerHandle, Simulator, SimulatorConfig
 
-from integration_tests.connector import Connector
+from testkit import Connector, simulator_config
 
 
 @pytest.fixture
@@ -20,3 +21,14 @@ def simulator() -> Iterator[ServerHandle]:
 @pytest.fixture
 def connector(tmp_path: Path) -> Connector:
     return Connector(tmp_path / "connector")
+
+
+@pytest.fixture(scope="session")
+def discovered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The installed CLI's `discover` output for a default config, once per session.
+
+    With a default config discover describes declared streams and calls no API, so one run serves
+    every test; tests of config-dependent catalogs (per-survey streams) run their own discover.
+    """
+    with Simulator(SimulatorConfig(surveys=1, responses_per_survey=1)).serve() as server:
+        return Connector(tmp_path_factory.mktemp("discover")).discover(simulator_config(server.base_url))

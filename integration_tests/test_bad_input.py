@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 from qualtrics_simulator import ServerHandle
 
-from integration_tests.connector import CLI, Connector, configured_catalog, parse_lines, simulator_config
-
-
-def run_raw(args: list[str]) -> tuple[int, list[dict], str]:  # type: ignore[type-arg]
-    completed = subprocess.run([CLI, *args], capture_output=True, text=True, timeout=120, check=False)
-    return completed.returncode, list(parse_lines(completed.stdout)), completed.stderr
+from testkit import Connector, configure, simulator_config
 
 
 def config_error(messages: list[dict]) -> dict:  # type: ignore[type-arg]
@@ -36,10 +31,12 @@ def config_error(messages: list[dict]) -> dict:  # type: ignore[type-arg]
     ],
 )
 def test_a_bad_setting_is_one_line_that_says_what_to_change(
-    simulator: ServerHandle, connector: Connector, overrides: dict, fragment: str
+    simulator: ServerHandle, connector: Connector, discovered: dict[str, Any], overrides: dict, fragment: str
 ) -> None:  # type: ignore[type-arg]
     run = connector.run(
-        "read", {**simulator_config(simulator.base_url), **overrides}, catalog=configured_catalog("responses")
+        "read",
+        {**simulator_config(simulator.base_url), **overrides},
+        catalog=configure(discovered, "responses"),
     )
     assert run.returncode == 1
     assert fragment in config_error(run.messages)["message"]
@@ -48,19 +45,21 @@ def test_a_bad_setting_is_one_line_that_says_what_to_change(
 
 
 def test_a_malformed_state_file_is_a_config_error(
-    simulator: ServerHandle, connector: Connector, tmp_path: Path
+    simulator: ServerHandle, connector: Connector, discovered: dict[str, Any], tmp_path: Path
 ) -> None:
     args = connector.args(
-        "read", simulator_config(simulator.base_url), catalog=configured_catalog("responses")
+        "read", simulator_config(simulator.base_url), catalog=configure(discovered, "responses")
     )
     state = tmp_path / "state.json"
     state.write_text("{not json")
-    code, messages, stderr = run_raw([*args[1:], "--state", str(state)])
-    assert code == 1 and "state file" in config_error(messages)["message"]
-    assert "Traceback" not in stderr
+    run = connector.execute([*args, "--state", str(state)])
+    assert run.returncode == 1 and "state file" in config_error(run.messages)["message"]
+    assert "Traceback" not in run.stderr
 
 
-def test_a_state_of_the_wrong_shape_is_a_config_error(simulator: ServerHandle, connector: Connector) -> None:
+def test_a_state_of_the_wrong_shape_is_a_config_error(
+    simulator: ServerHandle, connector: Connector, discovered: dict[str, Any]
+) -> None:
     bad = [
         {
             "type": "STREAM",
@@ -68,7 +67,7 @@ def test_a_state_of_the_wrong_shape_is_a_config_error(simulator: ServerHandle, c
         }
     ]
     run = connector.run(
-        "read", simulator_config(simulator.base_url), catalog=configured_catalog("responses"), state=bad
+        "read", simulator_config(simulator.base_url), catalog=configure(discovered, "responses"), state=bad
     )
     assert "reset the stream" in config_error(run.messages)["message"]
 

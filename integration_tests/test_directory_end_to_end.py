@@ -15,7 +15,7 @@ import pytest
 from qualtrics_simulator import ServerHandle, Simulator, SimulatorConfig
 from qualtrics_simulator.directory import directory_of
 
-from integration_tests.connector import Connector, Run, simulator_config
+from testkit import Connector, Run, configure, simulator_config
 
 NEW_STREAMS = (
     "users",
@@ -41,40 +41,17 @@ def paged_simulator() -> Iterator[ServerHandle]:
         yield server
 
 
-def catalog_for(
-    connector: Connector, server: ServerHandle, streams: tuple[str, ...], mode: str
-) -> dict[str, Any]:
-    """A configured catalog built from the connector's own discover output."""
-    run = connector.run("discover", simulator_config(server.base_url))
-    assert run.returncode == 0, run.stderr[-2000:]
-    discovered = {s["name"]: s for s in run.of_type("CATALOG")[0]["catalog"]["streams"]}
-    entries = []
-    for name in streams:
-        stream = discovered[name]
-        incremental = mode == "incremental" and "incremental" in stream["supported_sync_modes"]
-        entries.append(
-            {
-                "stream": stream,
-                "sync_mode": "incremental" if incremental else "full_refresh",
-                "cursor_field": stream.get("default_cursor_field") or [],
-                "destination_sync_mode": "append_dedup" if incremental else "overwrite",
-                "primary_key": stream.get("source_defined_primary_key") or [],
-            }
-        )
-    return {"streams": entries}
-
-
 def warnings(run: Run) -> list[str]:
     return [m["log"]["message"] for m in run.of_type("LOG") if m["log"]["level"] == "WARN"]
 
 
 def test_every_new_stream_returns_exactly_the_simulators_records(
-    paged_simulator: ServerHandle, connector: Connector
+    paged_simulator: ServerHandle, connector: Connector, discovered: dict[str, Any]
 ) -> None:
     sim = paged_simulator.sim
     truth = directory_of(sim.store)
     surveys = sim.store.surveys()
-    catalog = catalog_for(connector, paged_simulator, NEW_STREAMS, "full_refresh")
+    catalog = configure(discovered, *NEW_STREAMS, sync_mode="full_refresh")
     run = connector.run("read", simulator_config(paged_simulator.base_url), catalog=catalog)
     assert run.returncode == 0, run.stderr[-2000:]
     assert not warnings(run), warnings(run)
@@ -124,7 +101,7 @@ def test_every_new_stream_returns_exactly_the_simulators_records(
 
 
 def test_forbidden_streams_warn_with_the_scope_and_the_sync_succeeds(
-    paged_simulator: ServerHandle, connector: Connector
+    paged_simulator: ServerHandle, connector: Connector, discovered: dict[str, Any]
 ) -> None:
     paged_simulator.sim.set_faults(
         forbidden_paths=["/users", "/eventsubscriptions", "/directories/*/contacts"]
@@ -133,7 +110,7 @@ def test_forbidden_streams_warn_with_the_scope_and_the_sync_succeeds(
     run = connector.run(
         "read",
         simulator_config(paged_simulator.base_url),
-        catalog=catalog_for(connector, paged_simulator, streams, "full_refresh"),
+        catalog=configure(discovered, *streams, sync_mode="full_refresh"),
     )
     assert run.returncode == 0, run.stderr[-2000:]
     assert not run.of_type("TRACE") or all(t["trace"]["type"] != "ERROR" for t in run.of_type("TRACE"))
@@ -176,20 +153,13 @@ def dedup(rows: list[dict[str, Any]], *key: str) -> list[dict[str, Any]]:
     return list(latest.values())
 
 
-def latest_states(run: Run) -> list[dict[str, Any]]:
-    latest: dict[str, dict[str, Any]] = {}
-    for message in run.state_messages():
-        latest[message["stream"]["stream_descriptor"]["name"]] = message
-    return list(latest.values())
-
-
 def test_deleted_responses_are_found_exactly_by_the_documented_query(
-    paged_simulator: ServerHandle, connector: Connector
+    paged_simulator: ServerHandle, connector: Connector, discovered: dict[str, Any]
 ) -> None:
     sim = paged_simulator.sim
     first_survey, second_survey = sim.survey_ids()
     config = simulator_config(paged_simulator.base_url)
-    catalog = catalog_for(connector, paged_simulator, ("responses", "response_ids"), "incremental")
+    catalog = configure(discovered, "responses", "response_ids")
 
     first = connector.run("read", config, catalog=catalog)
     assert first.returncode == 0, first.stderr[-2000:]
@@ -199,7 +169,7 @@ def test_deleted_responses_are_found_exactly_by_the_documented_query(
     doomed = list(sim.response_ids(first_survey))[5:8]
     sim.delete_responses(first_survey, doomed)
     sim.reset_counts()
-    second = connector.run("read", config, catalog=catalog, state=latest_states(first))
+    second = connector.run("read", config, catalog=catalog, state=first.latest_states())
     assert second.returncode == 0, second.stderr[-2000:]
     assert {r["surveyId"] for r in second.records("response_ids")} == {first_survey}
     assert sim.request_counts().get("POST export-responses") == 3, "two responses exports + one id export"
@@ -210,7 +180,7 @@ def test_deleted_responses_are_found_exactly_by_the_documented_query(
 
     more = list(sim.response_ids(second_survey))[:2]
     sim.delete_responses(second_survey, more)
-    third = connector.run("read", config, catalog=catalog, state=latest_states(second))
+    third = connector.run("read", config, catalog=catalog, state=second.latest_states())
     assert third.returncode == 0, third.stderr[-2000:]
     ids = dedup(ids + third.records("response_ids"), "surveyId", "responseId")
     expected = {(first_survey, rid) for rid in doomed} | {(second_survey, rid) for rid in more}

@@ -9,13 +9,7 @@ from typing import Any
 
 from qualtrics_simulator import ServerHandle
 
-from integration_tests.connector import (
-    SIM_TOKEN,
-    Connector,
-    configured_catalog,
-    parse_lines,
-    simulator_config,
-)
+from testkit import SIM_TOKEN, Connector, configure, latest_state_per_stream, parse_lines, simulator_config
 
 
 def ground_truth(server: ServerHandle) -> set[tuple[str, str]]:
@@ -24,14 +18,6 @@ def ground_truth(server: ServerHandle) -> set[tuple[str, str]]:
 
 def keys(records: list[dict[str, Any]]) -> list[tuple[str, str]]:
     return [(r["surveyId"], r["responseId"]) for r in records]
-
-
-def as_state_arg(state_messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The latest STATE per stream, as the platform would pass it back."""
-    latest: dict[str, dict[str, Any]] = {}
-    for message in state_messages:
-        latest[message["stream"]["stream_descriptor"]["name"]] = message
-    return list(latest.values())
 
 
 def test_check_succeeds_with_the_right_token(simulator: ServerHandle, connector: Connector) -> None:
@@ -70,10 +56,10 @@ def test_discover_describes_the_streams_without_starting_an_export(
 
 
 def test_a_full_read_returns_exactly_the_simulators_responses(
-    simulator: ServerHandle, connector: Connector
+    simulator: ServerHandle, connector: Connector, discovered: dict[str, Any]
 ) -> None:
     run = connector.run(
-        "read", simulator_config(simulator.base_url), catalog=configured_catalog("surveys", "responses")
+        "read", simulator_config(simulator.base_url), catalog=configure(discovered, "surveys", "responses")
     )
     assert run.returncode == 0, run.stderr[-2000:]
     received = keys(run.records("responses"))
@@ -85,14 +71,14 @@ def test_a_full_read_returns_exactly_the_simulators_responses(
 
 
 def test_an_incremental_read_brings_exactly_the_new_and_edited_responses(
-    simulator: ServerHandle, connector: Connector
+    simulator: ServerHandle, connector: Connector, discovered: dict[str, Any]
 ) -> None:
     config = simulator_config(simulator.base_url)
-    catalog = configured_catalog("responses")
+    catalog = configure(discovered, "responses")
     first = connector.run("read", config, catalog=catalog)
     assert first.returncode == 0, first.stderr[-2000:]
     first_sync = set(keys(first.records("responses")))
-    first_state = as_state_arg(first.state_messages())
+    first_state = first.latest_states()
 
     sim = simulator.sim
     survey_a, survey_b, survey_c = sim.survey_ids()
@@ -116,10 +102,10 @@ def test_an_incremental_read_brings_exactly_the_new_and_edited_responses(
 
 
 def test_a_read_killed_after_its_first_checkpoint_resumes_without_loss(
-    simulator: ServerHandle, connector: Connector
+    simulator: ServerHandle, connector: Connector, discovered: dict[str, Any]
 ) -> None:
     config = simulator_config(simulator.base_url)
-    catalog = configured_catalog("responses")
+    catalog = configure(discovered, "responses")
     process = subprocess.Popen(
         connector.args("read", config, catalog=catalog),
         stdout=subprocess.PIPE,
@@ -145,7 +131,7 @@ def test_a_read_killed_after_its_first_checkpoint_resumes_without_loss(
     seen.extend(parse_lines("\n".join(complete_lines)))
 
     before_kill = [m["record"]["data"] for m in seen if m.get("type") == "RECORD"]
-    last_state = as_state_arg([m["state"] for m in seen if m.get("type") == "STATE"])
+    last_state = latest_state_per_stream([m["state"] for m in seen if m.get("type") == "STATE"])
     assert len(last_state) == 1
     resumed = connector.run("read", config, catalog=catalog, state=last_state)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
@@ -157,7 +143,9 @@ def test_a_read_killed_after_its_first_checkpoint_resumes_without_loss(
     assert not {survey for survey, _ in repeated} & checkpointed, "checkpointed surveys are not read again"
 
 
-def test_oauth_client_credentials_check_and_read(simulator: ServerHandle, connector: Connector) -> None:
+def test_oauth_client_credentials_check_and_read(
+    simulator: ServerHandle, connector: Connector, discovered: dict[str, Any]
+) -> None:
     config = {
         "datacenter": simulator.base_url,
         "credentials": {
@@ -171,27 +159,17 @@ def test_oauth_client_credentials_check_and_read(simulator: ServerHandle, connec
     assert check.of_type("CONNECTION_STATUS")[0]["connectionStatus"]["status"] == "SUCCEEDED", (
         check.raw_stdout
     )
-    run = connector.run("read", config, catalog=configured_catalog("responses"))
+    run = connector.run("read", config, catalog=configure(discovered, "responses"))
     assert run.returncode == 0, run.stderr[-2000:]
     assert set(keys(run.records("responses"))) == ground_truth(simulator)
     assert simulator.sim.request_counts().get("POST oauth2/token", 0) >= 2
     assert "sim-secret" not in run.raw_stdout + check.raw_stdout
 
 
-def test_in_progress_responses_are_a_separate_snapshot(simulator: ServerHandle, connector: Connector) -> None:
-    catalog = configured_catalog("responses")
-    catalog["streams"].append(
-        {
-            "stream": {
-                "name": "in_progress_responses",
-                "json_schema": {},
-                "supported_sync_modes": ["full_refresh"],
-                "source_defined_primary_key": [["responseId"]],
-            },
-            "sync_mode": "full_refresh",
-            "destination_sync_mode": "overwrite",
-        }
-    )
+def test_in_progress_responses_are_a_separate_snapshot(
+    simulator: ServerHandle, connector: Connector, discovered: dict[str, Any]
+) -> None:
+    catalog = configure(discovered, "responses", "in_progress_responses")
     run = connector.run("read", simulator_config(simulator.base_url), catalog=catalog)
     assert run.returncode == 0, run.stderr[-2000:]
     partial = run.records("in_progress_responses")
@@ -203,30 +181,11 @@ def test_in_progress_responses_are_a_separate_snapshot(simulator: ServerHandle, 
     assert set(keys(run.records("responses"))) == ground_truth(simulator)
 
 
-def answers_catalog() -> dict[str, Any]:
-    catalog = configured_catalog("responses")
-    catalog["streams"].append(
-        {
-            "stream": {
-                "name": "question_answers",
-                "json_schema": {},
-                "supported_sync_modes": ["full_refresh", "incremental"],
-                "source_defined_cursor": True,
-                "source_defined_primary_key": [["surveyId"], ["responseId"], ["answerKey"]],
-            },
-            "sync_mode": "incremental",
-            "destination_sync_mode": "append_dedup",
-            "primary_key": [["surveyId"], ["responseId"], ["answerKey"]],
-        }
-    )
-    return catalog
-
-
 def test_responses_and_question_answers_share_one_export_per_survey(
-    simulator: ServerHandle, connector: Connector
+    simulator: ServerHandle, connector: Connector, discovered: dict[str, Any]
 ) -> None:
     config = simulator_config(simulator.base_url)
-    first = connector.run("read", config, catalog=answers_catalog())
+    first = connector.run("read", config, catalog=configure(discovered, "responses", "question_answers"))
     assert first.returncode == 0, first.stderr[-2000:]
     assert simulator.sim.request_counts()["POST export-responses"] == 3
     answered = {(row["surveyId"], row["responseId"]) for row in first.records("question_answers")}
@@ -239,7 +198,10 @@ def test_responses_and_question_answers_share_one_export_per_survey(
     sim = simulator.sim
     edited = sim.edit_responses(sim.survey_ids()[0], 2)
     second = connector.run(
-        "read", config, catalog=answers_catalog(), state=as_state_arg(first.state_messages())
+        "read",
+        config,
+        catalog=configure(discovered, "responses", "question_answers"),
+        state=first.latest_states(),
     )
     assert second.returncode == 0, second.stderr[-2000:]
     assert simulator.sim.request_counts()["POST export-responses"] == 6, "still one export per survey"
@@ -248,10 +210,10 @@ def test_responses_and_question_answers_share_one_export_per_survey(
 
 
 def test_question_ids_narrow_what_each_response_carries(
-    simulator: ServerHandle, connector: Connector
+    simulator: ServerHandle, connector: Connector, discovered: dict[str, Any]
 ) -> None:
     config = simulator_config(simulator.base_url, question_ids=["QID1"], survey_metadata_ids=["endDate"])
-    run = connector.run("read", config, catalog=configured_catalog("responses"))
+    run = connector.run("read", config, catalog=configure(discovered, "responses"))
     assert run.returncode == 0, run.stderr[-2000:]
     records = run.records("responses")
     assert set(keys(records)) == ground_truth(simulator)
@@ -264,11 +226,10 @@ def test_per_survey_streams_are_typed_from_the_definition(
     simulator: ServerHandle, connector: Connector
 ) -> None:
     config = simulator_config(simulator.base_url, per_survey_streams=True)
-    discovered = connector.run("discover", config)
-    (catalog,) = discovered.of_type("CATALOG")
+    catalog = connector.discover(config)
     survey_id = simulator.sim.survey_ids()[0]
     name = f"responses_{survey_id}"
-    stream = next(s for s in catalog["catalog"]["streams"] if s["name"] == name)
+    stream = next(s for s in catalog["streams"] if s["name"] == name)
     properties = stream["json_schema"]["properties"]
     assert properties["QID1"]["type"] == ["null", "integer"] and properties["QID2"]["type"] == [
         "null",
@@ -276,43 +237,17 @@ def test_per_survey_streams_are_typed_from_the_definition(
     ]
     assert properties["QID3_TEXT"]["type"] == ["null", "string"] and "QID4_1" in properties
     assert simulator.sim.request_counts().get("POST export-responses", 0) == 0
-    run = connector.run(
-        "read",
-        config,
-        catalog={
-            "streams": [
-                {
-                    "stream": dict(stream, json_schema={}),
-                    "sync_mode": "incremental",
-                    "destination_sync_mode": "append_dedup",
-                    "cursor_field": ["lastModifiedDate"],
-                    "primary_key": [["responseId"]],
-                }
-            ]
-        },
-    )
+    run = connector.run("read", config, catalog=configure(catalog, name))
     assert run.returncode == 0, run.stderr[-2000:]
     rows = run.records(name)
     assert {r["responseId"] for r in rows} == set(simulator.sim.response_ids(survey_id))
     assert all(isinstance(r.get("QID1", 0), int) for r in rows)
 
 
-def test_survey_questions_describe_every_question_once(simulator: ServerHandle, connector: Connector) -> None:
-    catalog = {
-        "streams": [
-            {
-                "stream": {
-                    "name": "survey_questions",
-                    "json_schema": {},
-                    "supported_sync_modes": ["full_refresh", "incremental"],
-                    "source_defined_cursor": True,
-                },
-                "sync_mode": "incremental",
-                "destination_sync_mode": "append_dedup",
-                "primary_key": [["surveyId"], ["questionId"]],
-            }
-        ]
-    }
+def test_survey_questions_describe_every_question_once(
+    simulator: ServerHandle, connector: Connector, discovered: dict[str, Any]
+) -> None:
+    catalog = configure(discovered, "survey_questions")
     config = simulator_config(simulator.base_url)
     first = connector.run("read", config, catalog=catalog)
     assert first.returncode == 0, first.stderr[-2000:]
@@ -322,5 +257,5 @@ def test_survey_questions_describe_every_question_once(simulator: ServerHandle, 
     }
     nps = next(r for r in rows if r["selector"] == "NPS")
     assert [c["recode"] for c in nps["choices"]] == [str(n) for n in range(11)]
-    second = connector.run("read", config, catalog=catalog, state=as_state_arg(first.state_messages()))
+    second = connector.run("read", config, catalog=catalog, state=first.latest_states())
     assert second.records("survey_questions") == [], "unchanged surveys are not read again"

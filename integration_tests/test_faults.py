@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -10,8 +9,8 @@ from typing import Any
 import pytest
 from qualtrics_simulator import ServerHandle, Simulator, SimulatorConfig
 
-from integration_tests.connector import Connector, configured_catalog, simulator_config
-from integration_tests.test_end_to_end import as_state_arg, ground_truth, keys
+from integration_tests.test_end_to_end import ground_truth, keys
+from testkit import Connector, configure, simulator_config
 
 SECRET_TOKEN = "sim-secret-token-93c1f7"
 
@@ -50,11 +49,13 @@ def assert_exact(run: Any, server: ServerHandle) -> None:
 
 @pytest.mark.parametrize("fault", list(FAULTS))
 def test_a_sync_under_faults_returns_exactly_the_ground_truth(
-    fault: str, faulty: ServerHandle, connector: Connector
+    fault: str, faulty: ServerHandle, connector: Connector, discovered: dict[str, Any]
 ) -> None:
     faulty.sim.set_faults(**FAULTS[fault])
     run = connector.run(
-        "read", simulator_config(faulty.base_url, token=SECRET_TOKEN), catalog=configured_catalog("responses")
+        "read",
+        simulator_config(faulty.base_url, token=SECRET_TOKEN),
+        catalog=configure(discovered, "responses"),
     )
     assert_exact(run, faulty)
     assert SECRET_TOKEN not in run.raw_stdout and SECRET_TOKEN not in run.stderr
@@ -65,10 +66,10 @@ def test_a_sync_under_faults_returns_exactly_the_ground_truth(
 
 
 def test_an_expired_continuation_token_falls_back_to_a_date_window(
-    faulty: ServerHandle, connector: Connector
+    faulty: ServerHandle, connector: Connector, discovered: dict[str, Any]
 ) -> None:
     config = simulator_config(faulty.base_url, token=SECRET_TOKEN)
-    catalog = configured_catalog("responses")
+    catalog = configure(discovered, "responses")
     faulty.sim.set_faults(token_max_age_seconds=1.0)
     first = connector.run("read", config, catalog=catalog)
     assert_exact(first, faulty)
@@ -78,7 +79,7 @@ def test_an_expired_continuation_token_falls_back_to_a_date_window(
     edited = sim.edit_responses(survey_b, 3)
     time.sleep(1.5)
 
-    second = connector.run("read", config, catalog=catalog, state=as_state_arg(first.state_messages()))
+    second = connector.run("read", config, catalog=catalog, state=first.latest_states())
     assert second.returncode == 0, second.stderr[-3000:]
     received = keys(second.records("responses"))
     assert len(received) == len(set(received))
@@ -86,24 +87,32 @@ def test_an_expired_continuation_token_falls_back_to_a_date_window(
     assert "falling back to a date window" in second.raw_stdout
 
 
-def test_debug_logging_never_prints_the_token(faulty: ServerHandle, connector: Connector) -> None:
+def test_debug_logging_never_prints_the_token(
+    faulty: ServerHandle, connector: Connector, discovered: dict[str, Any]
+) -> None:
     faulty.sim.set_faults(error_rate_5xx=0.1, fail_exports=1)
     args = connector.args(
-        "read", simulator_config(faulty.base_url, token=SECRET_TOKEN), catalog=configured_catalog("responses")
+        "read",
+        simulator_config(faulty.base_url, token=SECRET_TOKEN),
+        catalog=configure(discovered, "responses"),
     )
-    completed = subprocess.run([*args, "--debug"], capture_output=True, text=True, timeout=600, check=False)
-    assert completed.returncode == 0, completed.stderr[-3000:]
-    assert '"type": "DEBUG"' in completed.stdout and "export-responses" in completed.stdout
-    assert SECRET_TOKEN not in completed.stdout and SECRET_TOKEN not in completed.stderr
+    run = connector.execute([*args, "--debug"])
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert '"type": "DEBUG"' in run.raw_stdout and "export-responses" in run.raw_stdout
+    assert SECRET_TOKEN not in run.raw_stdout and SECRET_TOKEN not in run.stderr
 
 
-def test_a_failing_survey_does_not_stop_the_others(faulty: ServerHandle, connector: Connector) -> None:
+def test_a_failing_survey_does_not_stop_the_others(
+    faulty: ServerHandle, connector: Connector, discovered: dict[str, Any]
+) -> None:
     sim = faulty.sim
     doomed = sim.survey_ids()[1]
     sim.delete_survey(doomed)
     config = simulator_config(faulty.base_url, token=SECRET_TOKEN)
     survey_ids = [*sim.survey_ids(), doomed]
-    run = connector.run("read", {**config, "survey_ids": survey_ids}, catalog=configured_catalog("responses"))
+    run = connector.run(
+        "read", {**config, "survey_ids": survey_ids}, catalog=configure(discovered, "responses")
+    )
     assert run.returncode != 0
     received = set(keys(run.records("responses")))
     assert received == ground_truth(faulty)

@@ -26,8 +26,8 @@ from airbyte_cdk.test import entrypoint_wrapper
 from airbyte_cdk.test.standard_tests import SourceTestSuiteBase
 from qualtrics_simulator import ServerHandle, Simulator, SimulatorConfig
 
-from integration_tests.connector import simulator_config
 from source_qualtrics.source import SourceQualtrics
+from testkit import configure, simulator_config
 
 # Registers `pytest_generate_tests`, which parametrizes the suite's tests with the scenarios.
 pytest_plugins = ["airbyte_cdk.test.standard_tests.pytest_hooks"]
@@ -143,3 +143,12 @@ class TestQualtricsSource(SourceTestSuiteBase):
             ConfiguredAirbyteCatalogSerializer.load(load_json(catalog_path)),
             state=[AirbyteStateMessageSerializer.load(message) for message in load_json(state_path)],
         )
+
+
+def test_the_acceptance_catalog_is_the_connectors_own_discover_output(discovered: dict[str, Any]) -> None:
+    """The catalog file the `incremental` tests and the README name is discover's, not a hand-written one."""
+    (entry,) = incremental_entries()
+    expected = configure(discovered, "surveys", "responses")
+    assert load_json(entry["configured_catalog_path"]) == expected, (
+        "regenerate it: json.dumps(testkit.configure(<discover output>, 'surveys', 'responses'), indent=2)"
+    )
