@@ -8,7 +8,7 @@ from airbyte_cdk.models import Status
 from source_qualtrics.auth import OAuthClientCredentials
 from source_qualtrics.client import QualtricsClient
 from source_qualtrics.config import OAuthClient, parse_config
-from source_qualtrics.errors import ConfigError, CredentialsRejected, QualtricsApiError
+from source_qualtrics.errors import ConfigError, CredentialsRejected
 from unit_tests.builders import BASE_URL, envelope, error_body
 from unit_tests.helpers import run_check
 

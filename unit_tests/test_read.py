@@ -4,7 +4,6 @@ import requests
 from airbyte_cdk.models import SyncMode
 
 from source_qualtrics.export import ExportTiming
-
 from unit_tests.builders import (
     BASE_URL,
     FakeExportApi,
