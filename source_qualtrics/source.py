@@ -29,13 +29,12 @@ from source_qualtrics.errors import ConfigError, QualtricsApiError, QualtricsCon
 from source_qualtrics.export import ExportTiming
 from source_qualtrics.record_lines import DirectRecords
 from source_qualtrics.streams.export_stream import SurveyExportStream
-from source_qualtrics.streams.families import directory_streams
+from source_qualtrics.streams.families import directory_streams, survey_structure_streams
 from source_qualtrics.streams.in_progress_responses import InProgressResponses
 from source_qualtrics.streams.per_survey import per_survey_streams
 from source_qualtrics.streams.question_answers import QuestionAnswers, share_one_pass
 from source_qualtrics.streams.response_state import ResponsesState
 from source_qualtrics.streams.responses import Responses
-from source_qualtrics.streams.survey_questions import SurveyQuestions
 from source_qualtrics.streams.surveys import Surveys
 
 PROXY_NOTICE_MARKER = "use this host instead:"
@@ -146,7 +145,7 @@ class SourceQualtrics(AbstractSource):
             Surveys(client, parsed.survey_ids),
             responses,
             answers,
-            SurveyQuestions(client, parsed.survey_ids),
+            *survey_structure_streams(client, parsed),
             InProgressResponses(client, parsed, timing=self._export_timing, sleep=self._sleep),
             *directory_streams(client, parsed, timing=self._export_timing, sleep=self._sleep),
             *(per_survey_streams(client, parsed, **export_args) if parsed.per_survey_streams else []),

@@ -37,13 +37,7 @@ class _PerDirectory(QualtricsListStream):
                 yield {"directoryId": directory_id}
 
     def skip_error(self, error: QualtricsApiError, stream_slice: Mapping[str, Any]) -> bool:
-        if error.status == 404:  # the parent was deleted while the sync ran
-            self.warn_forbidden(
-                f"Stream '{self.name}': {dict(stream_slice)} no longer exists ({error}); skipped.",
-                f"404 {dict(stream_slice)}",
-            )
-            return True
-        return False
+        return self.skip_vanished_parent(error, stream_slice)
 
 
 class DirectoryContacts(_PerDirectory):

@@ -1,4 +1,4 @@
-"""The account, XM Directory, distribution, webhook and deleted-response streams, built in one place."""
+"""The account, XM Directory, distribution, webhook, deleted-response and survey-structure streams."""
 
 from __future__ import annotations
 
@@ -19,7 +19,17 @@ from source_qualtrics.streams.directory import (
     MailingLists,
 )
 from source_qualtrics.streams.distributions import DistributionHistory, Distributions
+from source_qualtrics.streams.divisions import Divisions
 from source_qualtrics.streams.event_subscriptions import EventSubscriptions
+from source_qualtrics.streams.survey_definitions import SurveyDefinitions
+from source_qualtrics.streams.survey_questions import SurveyQuestions
+from source_qualtrics.streams.survey_structure import structure_streams
+from source_qualtrics.streams.survey_versions import SurveyVersions
+from source_qualtrics.streams.transactions import (
+    ContactTransactions,
+    TransactionBatches,
+    TransactionBatchMembers,
+)
 
 
 def directory_streams(
@@ -32,12 +42,26 @@ def directory_streams(
     return [
         Users(client, config),
         Groups(client, config),
+        Divisions(client, config),
         Directories(client, config),
         DirectoryContacts(client, config),
         MailingLists(client, config),
         MailingListContacts(client, config),
+        TransactionBatches(client, config),
+        TransactionBatchMembers(client, config),
+        ContactTransactions(client, config),
         Distributions(client, config),
         DistributionHistory(client, config),
         EventSubscriptions(client, config),
         ResponseIds(client, config, timing=timing, sleep=sleep),
+    ]
+
+
+def survey_structure_streams(client: QualtricsClient, config: QualtricsConfig) -> list[Stream]:
+    """`survey_questions` and the streams cut from the same definitions share one reader per sync."""
+    definitions = SurveyDefinitions(client, config)
+    return [
+        SurveyQuestions(definitions),
+        *structure_streams(definitions),
+        SurveyVersions(client, config),
     ]
