@@ -14,7 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import orjson
 
-from . import admin, data, directory
+from . import admin, data, directory, structure, transactions
 from .errors import INTERNAL, NOT_FOUND, RATE_LIMITED, STATUS_TEXT, ApiError, bad_request, survey_not_found
 from .exports import BuiltFile
 from .store import UnknownSurvey
@@ -291,6 +291,10 @@ ROUTES = (
     ),
     *(
         _route(method, pattern, kind, handler, limit)
-        for method, pattern, kind, handler, limit in directory.ROUTE_SPECS
+        for method, pattern, kind, handler, limit in (
+            *directory.ROUTE_SPECS,
+            *structure.ROUTE_SPECS,
+            *transactions.ROUTE_SPECS,
+        )
     ),
 )
