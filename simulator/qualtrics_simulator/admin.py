@@ -1,16 +1,26 @@
-"""Admin API under /__admin: ground truth and mutations for tests and demos (plain JSON, no auth)."""
+"""Admin API under /__admin: ground truth and mutations for tests and demos (plain JSON, no auth).
+
+Same `Route`/`Request` as the API; replies are `(status, JSON body)` without the Qualtrics envelope.
+"""
 
 from __future__ import annotations
 
-import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from .errors import ApiError
+from .routing import Request, Route
 from .store import UnknownResponse, UnknownSurvey
 
-if TYPE_CHECKING:
-    from .simulator import Simulator
-
 Reply = tuple[int, Any]
+
+
+def _body(request: Request) -> dict[str, Any]:
+    parsed = request.json()
+    if parsed is None:
+        return {}
+    if not isinstance(parsed, dict):
+        raise ValueError("body must be a JSON object")
+    return parsed
 
 
 def _ids(body: dict[str, Any]) -> list[str] | None:
@@ -22,59 +32,89 @@ def _ids(body: dict[str, Any]) -> list[str] | None:
     return ids
 
 
-def _count(body: dict[str, Any]) -> int:
-    count = body.get("count", 1)
+def _count(body: dict[str, Any], name: str = "count", default: int = 1) -> int:
+    count = body.get(name, default)
     if not isinstance(count, int) or isinstance(count, bool) or count < 0:
-        raise ValueError("count must be a non-negative integer")
+        raise ValueError(f"{name} must be a non-negative integer")
     return count
 
 
-def _route(sim: Simulator, method: str, path: str, body: dict[str, Any]) -> Reply:
-    if method == "GET" and path == "/requests":
-        return 200, sim.request_counts()
-    if method == "POST" and path == "/reset-counts":
-        sim.reset_counts()
-        return 200, {"ok": True}
-    if path == "/faults":
-        return 200, sim.set_faults(**body) if method == "POST" else sim.faults.state()
-    if method == "GET" and path == "/surveys":
-        return 200, {"surveyIds": sim.survey_ids()}
-    if method == "POST" and path == "/surveys":
-        responses = body.get("responses", 0)
-        if not isinstance(responses, int) or responses < 0:
-            raise ValueError("responses must be a non-negative integer")
-        return 200, {"surveyId": sim.add_survey(name=body.get("name"), responses=responses)}
-    match = re.fullmatch(r"/surveys/([^/]+)(/.*)?", path)
-    if match is None:
-        return 404, {"error": f"unknown admin path {path}"}
-    sid, rest = match.group(1), match.group(2) or ""
-    if method == "DELETE" and rest == "":
-        sim.delete_survey(sid)
-        return 200, {"deleted": sid}
-    if method == "GET" and rest == "/response-ids":
-        return 200, {"responseIds": list(sim.response_ids(sid))}
-    if method == "POST" and rest == "/responses":
-        return 200, {"responseIds": sim.add_responses(sid, _count(body))}
-    if method == "POST" and rest == "/responses/edit":
-        ids = _ids(body)
-        edited = sim.edit_responses(sid, ids if ids is not None else _count(body))
-        return 200, {"responseIds": edited}
-    if method == "POST" and rest == "/responses/delete":
-        return 200, {"responseIds": sim.delete_responses(sid, _ids(body) or [])}
-    return 404, {"error": f"unknown admin path {method} {path}"}
+def request_counts(request: Request) -> dict[str, int]:
+    return request.sim.request_counts()
 
 
-def handle(sim: Simulator, method: str, path: str, body: Any) -> Reply:
-    """Dispatch one admin request; `path` is relative to /__admin."""
-    if body is None:
-        body = {}
-    if not isinstance(body, dict):
-        return 400, {"error": "body must be a JSON object"}
+def reset_counts(request: Request) -> dict[str, Any]:
+    request.sim.reset_counts()
+    return {"ok": True}
+
+
+def get_faults(request: Request) -> dict[str, Any]:
+    return request.sim.faults.state()
+
+
+def set_faults(request: Request) -> dict[str, Any]:
+    return request.sim.set_faults(**_body(request))
+
+
+def list_surveys(request: Request) -> dict[str, Any]:
+    return {"surveyIds": request.sim.survey_ids()}
+
+
+def add_survey(request: Request) -> dict[str, Any]:
+    body = _body(request)
+    responses = _count(body, "responses", 0)
+    return {"surveyId": request.sim.add_survey(name=body.get("name"), responses=responses)}
+
+
+def delete_survey(request: Request) -> dict[str, Any]:
+    request.sim.delete_survey(request.params["surveyId"])
+    return {"deleted": request.params["surveyId"]}
+
+
+def response_ids(request: Request) -> dict[str, Any]:
+    return {"responseIds": list(request.sim.response_ids(request.params["surveyId"]))}
+
+
+def add_responses(request: Request) -> dict[str, Any]:
+    return {"responseIds": request.sim.add_responses(request.params["surveyId"], _count(_body(request)))}
+
+
+def edit_responses(request: Request) -> dict[str, Any]:
+    body = _body(request)
+    ids = _ids(body)
+    edited = request.sim.edit_responses(request.params["surveyId"], ids if ids is not None else _count(body))
+    return {"responseIds": edited}
+
+
+def delete_responses(request: Request) -> dict[str, Any]:
+    ids = _ids(_body(request)) or []
+    return {"responseIds": request.sim.delete_responses(request.params["surveyId"], ids)}
+
+
+ADMIN_ROUTES: tuple[Route, ...] = (
+    Route("GET", "/requests", request_counts),
+    Route("POST", "/reset-counts", reset_counts),
+    Route("GET", "/faults", get_faults),
+    Route("POST", "/faults", set_faults),
+    Route("GET", "/surveys", list_surveys),
+    Route("POST", "/surveys", add_survey),
+    Route("DELETE", "/surveys/{surveyId}", delete_survey),
+    Route("GET", "/surveys/{surveyId}/response-ids", response_ids),
+    Route("POST", "/surveys/{surveyId}/responses", add_responses),
+    Route("POST", "/surveys/{surveyId}/responses/edit", edit_responses),
+    Route("POST", "/surveys/{surveyId}/responses/delete", delete_responses),
+)
+
+
+def call(route: Route, request: Request) -> Reply:
+    """Run an admin handler, mapping unknown ids to 404 and bad input to 400 (plain `{"error": ...}`)."""
     try:
-        return _route(sim, method, path, body)
+        return 200, route.handler(request)
     except UnknownSurvey as exc:
         return 404, {"error": f"unknown survey {exc.args[0]}"}
     except UnknownResponse as exc:
         return 404, {"error": f"unknown response {exc.args[0]}"}
+    except ApiError as exc:
+        return exc.status, {"error": exc.message}
     except (ValueError, TypeError) as exc:
         return 400, {"error": str(exc)}

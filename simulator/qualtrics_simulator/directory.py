@@ -1,32 +1,26 @@
-"""Account, XM Directory, distribution and event-subscription data, and the paging Qualtrics uses for them.
+"""Account, XM Directory, distribution and event-subscription data.
 
 Everything derives from the seed (and, for distributions, from the survey and its response ids), so two
-simulators with the same config serve the same records. Shapes follow the reference, section 6, and the
-recordings `fetch_distribution_history` and `distribution_link_collection_pagination`:
+simulators with the same config serve the same records. Shapes were checked against recorded distribution
+history and link-collection traffic (kept outside the repository); paging is in `paging.py`:
 
 - `/users` and `/groups` page by `offset` (`nextPage` = `...?offset=N`);
 - directory, mailing-list, distribution and history endpoints page by `skipToken`: `nextPage` is a full
   URL whose `skipToken` is the id of the last element of the page just served;
-- test distributions (`requestType: "TestEmail"`) answer `/history` with 400 `CP_TD_GER_NP` (pitfall 11).
+- test distributions (`requestType: "TestEmail"`) answer `/history` with 400 `CP_TD_GER_NP`.
 """
 
 from __future__ import annotations
 
 import threading
 import weakref
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
-from urllib.parse import urlencode
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from .data import EPOCH_MS, SurveyInfo, iso_millis, iso_seconds
-from .errors import ApiError, bad_request
-from .exports import parse_date
+from .errors import ApiError
 from .ids import alnum, digest
 from .store import Store
-
-if TYPE_CHECKING:
-    from .server import Handler
 
 USERS = 7
 GROUPS = 3
@@ -34,7 +28,6 @@ DIRECTORIES = 2
 CONTACTS_PER_DIRECTORY = (12, 7)
 MAILING_LISTS_PER_DIRECTORY = 2
 DISTRIBUTIONS_PER_SURVEY = 3  # two invitations and one test email
-MAX_PAGE_SIZE = 100
 DAY_MS = 86_400_000
 
 FIRST_NAMES = ("Ada", "Grace", "Alan", "Edsger", "Barbara", "Donald", "Frances", "Ken", "Radia", "Tim")
@@ -42,7 +35,6 @@ LAST_NAMES = ("Lovelace", "Hopper", "Turing", "Dijkstra", "Liskov", "Knuth", "Al
 LANGUAGES = ("EN", "EN", "EN", "ES", "FR", "DE")
 HISTORY_STATUSES = ("Success", "Opened", "SurveyStarted", "SurveyFinished")
 NOT_TEST_EMAIL = "CP_TD_GER_NP"
-FORBIDDEN = "AUTH_403"  # simulator-specific code; connectors key off the HTTP status
 
 
 def _id(prefix: str, *parts: object) -> str:
@@ -52,59 +44,6 @@ def _id(prefix: str, *parts: object) -> str:
 def _person(seed: int, kind: str, index: int) -> tuple[str, str]:
     raw = digest("person", seed, kind, index)
     return FIRST_NAMES[raw[0] % len(FIRST_NAMES)], LAST_NAMES[raw[1] % len(LAST_NAMES)]
-
-
-@dataclass(frozen=True)
-class Page:
-    elements: list[dict[str, Any]]
-    next_page: str | None
-
-    def as_result(self) -> dict[str, Any]:
-        return {"elements": self.elements, "nextPage": self.next_page}
-
-
-def page_size(query: dict[str, list[str]], default: int, cap: int = MAX_PAGE_SIZE) -> int:
-    raw = query.get("pageSize", [None])[0]
-    if raw is None:
-        return max(1, min(default, cap))
-    if not raw.isdigit() or int(raw) < 1:
-        raise bad_request("Invalid value for 'pageSize': expected a positive integer.")
-    return min(int(raw), cap)
-
-
-def offset_page(elements: Sequence[dict[str, Any]], query: dict[str, list[str]], url: str, size: int) -> Page:
-    """`/users`-style paging: `nextPage` carries the next `offset`."""
-    raw = query.get("offset", ["0"])[0]
-    if not raw.isdigit():
-        raise bad_request("Invalid value for 'offset': expected a non-negative integer.")
-    offset = int(raw)
-    page = list(elements[offset : offset + size])
-    more = offset + size < len(elements)
-    return Page(page, f"{url}?offset={offset + size}" if more else None)
-
-
-def skip_token_page(
-    elements: Sequence[dict[str, Any]],
-    key: str,
-    query: dict[str, list[str]],
-    url: str,
-    size: int,
-    keep: Sequence[str] = (),
-) -> Page:
-    """XM Directory / distribution paging: `skipToken` names the last element already served."""
-    start = 0
-    token = query.get("skipToken", [None])[0]
-    if token is not None:
-        ids = [element[key] for element in elements]
-        if token not in ids:
-            raise bad_request(f"Invalid value for 'skipToken': '{token}' is not a valid page token.")
-        start = ids.index(token) + 1
-    page = list(elements[start : start + size])
-    if start + size >= len(elements) or not page:
-        return Page(page, None)
-    params = [(name, query[name][0]) for name in keep if name in query]
-    params += [("pageSize", str(size)), ("skipToken", page[-1][key])]
-    return Page(page, f"{url}?{urlencode(params)}")
 
 
 class Directory:
@@ -361,7 +300,7 @@ class Directory:
 
 
 def filter_by_send_date(
-    elements: list[dict[str, Any]], query: dict[str, list[str]], parse: Callable[[str, Any], int]
+    elements: list[dict[str, Any]], query: Mapping[str, list[str]], parse: Callable[[str, Any], int]
 ) -> list[dict[str, Any]]:
     """`sendStartDate` is inclusive, `sendEndDate` exclusive, both ISO-8601 (as the export dates)."""
     start = parse("sendStartDate", query["sendStartDate"][0]) if "sendStartDate" in query else None
@@ -380,7 +319,7 @@ def filter_by_send_date(
     return kept
 
 
-# --- HTTP handlers (wired into server.ROUTES) -----------------------------------------------------------
+# --- one Directory per store --------------------------------------------------------------------------
 
 _DIRECTORIES: weakref.WeakKeyDictionary[Store, Directory] = weakref.WeakKeyDictionary()
 _LOCK = threading.Lock()
@@ -393,128 +332,3 @@ def directory_of(store: Store) -> Directory:
         if found is None:
             found = _DIRECTORIES[store] = Directory(store)
         return found
-
-
-def _api_url(h: Handler, path: str) -> str:
-    return f"{h.server.root_url}/API/v3{path}"
-
-
-def list_users(h: Handler, query: dict[str, list[str]], **_: Any) -> dict[str, Any]:
-    users = directory_of(h.sim.store).users
-    return offset_page(users, query, _api_url(h, "/users"), h.sim.config.page_size).as_result()
-
-
-def list_groups(h: Handler, query: dict[str, list[str]], **_: Any) -> dict[str, Any]:
-    groups = directory_of(h.sim.store).groups
-    return offset_page(groups, query, _api_url(h, "/groups"), h.sim.config.page_size).as_result()
-
-
-def list_group_members(h: Handler, group_id: str, query: dict[str, list[str]], **_: Any) -> dict[str, Any]:
-    members = directory_of(h.sim.store).group_members.get(group_id)
-    if members is None:
-        raise ApiError(404, "NF_1", f"Group {group_id} was not found.")
-    url = _api_url(h, f"/groups/{group_id}/members")
-    return skip_token_page(members, "id", query, url, page_size(query, h.sim.config.page_size)).as_result()
-
-
-def list_directories(h: Handler, query: dict[str, list[str]], **_: Any) -> dict[str, Any]:
-    directories = directory_of(h.sim.store).directories
-    size = page_size(query, h.sim.config.page_size)
-    return skip_token_page(directories, "directoryId", query, _api_url(h, "/directories"), size).as_result()
-
-
-def list_directory_contacts(
-    h: Handler, directory_id: str, query: dict[str, list[str]], **_: Any
-) -> dict[str, Any]:
-    contacts = directory_of(h.sim.store).directory_contacts(directory_id)
-    url = _api_url(h, f"/directories/{directory_id}/contacts")
-    size = page_size(query, h.sim.config.page_size)
-    return skip_token_page(contacts, "contactId", query, url, size).as_result()
-
-
-def list_mailing_lists(
-    h: Handler, directory_id: str, query: dict[str, list[str]], **_: Any
-) -> dict[str, Any]:
-    lists = directory_of(h.sim.store).directory_lists(directory_id)
-    url = _api_url(h, f"/directories/{directory_id}/mailinglists")
-    size = page_size(query, h.sim.config.page_size)
-    return skip_token_page(lists, "mailingListId", query, url, size).as_result()
-
-
-def list_mailing_list_contacts(
-    h: Handler, directory_id: str, mailing_list_id: str, query: dict[str, list[str]], **_: Any
-) -> dict[str, Any]:
-    contacts = directory_of(h.sim.store).mailing_list_contacts(directory_id, mailing_list_id)
-    url = _api_url(h, f"/directories/{directory_id}/mailinglists/{mailing_list_id}/contacts")
-    size = page_size(query, h.sim.config.page_size)
-    return skip_token_page(contacts, "contactId", query, url, size).as_result()
-
-
-def list_distributions(h: Handler, query: dict[str, list[str]], **_: Any) -> dict[str, Any]:
-    survey = query.get("surveyId", [None])[0]
-    if not survey:
-        raise bad_request("Missing required parameter 'surveyId'.")
-    info = h.sim.store.survey(survey)
-    elements = filter_by_send_date(directory_of(h.sim.store).distributions(info), query, parse_date)
-    size = page_size(query, h.sim.config.page_size)
-    keep = ("surveyId", "sendStartDate", "sendEndDate", "distributionRequestType")
-    return skip_token_page(elements, "id", query, _api_url(h, "/distributions"), size, keep).as_result()
-
-
-def distribution_history(
-    h: Handler, distribution_id: str, query: dict[str, list[str]], **_: Any
-) -> dict[str, Any]:
-    directory = directory_of(h.sim.store)
-    for info in h.sim.store.surveys():
-        if any(d["id"] == distribution_id for d in directory.distributions(info)):
-            rows = directory.history(info, distribution_id)
-            url = _api_url(h, f"/distributions/{distribution_id}/history")
-            size = page_size(query, h.sim.config.page_size)
-            return skip_token_page(rows, "contactId", query, url, size).as_result()
-    raise ApiError(404, "NF_1", f"Distribution {distribution_id} was not found.")
-
-
-def list_event_subscriptions(h: Handler, query: dict[str, list[str]], **_: Any) -> dict[str, Any]:
-    subscriptions = directory_of(h.sim.store).event_subscriptions(h.sim.store.surveys())
-    url = _api_url(h, "/eventsubscriptions")
-    size = page_size(query, h.sim.config.page_size)
-    return skip_token_page(subscriptions, "id", query, url, size).as_result()
-
-
-# (method, path pattern, stats kind, handler, rate-limit bucket)
-ROUTE_SPECS: tuple[tuple[str, str, str, Callable[..., Any], str], ...] = (
-    ("GET", r"/users", "GET users", list_users, "default"),
-    ("GET", r"/groups", "GET groups", list_groups, "default"),
-    ("GET", r"/groups/([^/]+)/members", "GET groups/{id}/members", list_group_members, "default"),
-    ("GET", r"/directories", "GET directories", list_directories, "default"),
-    (
-        "GET",
-        r"/directories/([^/]+)/contacts",
-        "GET directories/{id}/contacts",
-        list_directory_contacts,
-        "default",
-    ),
-    (
-        "GET",
-        r"/directories/([^/]+)/mailinglists",
-        "GET directories/{id}/mailinglists",
-        list_mailing_lists,
-        "default",
-    ),
-    (
-        "GET",
-        r"/directories/([^/]+)/mailinglists/([^/]+)/contacts",
-        "GET mailinglists/{id}/contacts",
-        list_mailing_list_contacts,
-        "default",
-    ),
-    ("GET", r"/distributions", "GET distributions", list_distributions, "default"),
-    (
-        "GET",
-        r"/distributions/([^/]+)/history",
-        "GET distributions/{id}/history",
-        distribution_history,
-        "history",
-    ),
-    ("GET", r"/eventsubscriptions", "GET eventsubscriptions", list_event_subscriptions, "eventsubscriptions"),
-)

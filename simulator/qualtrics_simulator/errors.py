@@ -22,6 +22,7 @@ NOT_FOUND = "NF_1"
 EXPORT_NOT_FOUND = "RCE_4"
 RATE_LIMITED = "RL_1"
 INTERNAL = "SRV_1"
+FORBIDDEN = "AUTH_403"
 
 
 class ApiError(Exception):
@@ -47,3 +48,8 @@ def bad_request(message: str, code: str = BAD_PARAMETER) -> ApiError:
 
 def survey_not_found() -> ApiError:
     return ApiError(404, "GSI_2", "Survey not found.")
+
+
+def forbidden() -> ApiError:
+    """403 for a token whose user lacks the permission (the code is simulator-specific)."""
+    return ApiError(403, FORBIDDEN, "You do not have permission to access this resource.")

@@ -1,46 +1,34 @@
-"""HTTP layer: routing, the Qualtrics envelope, auth, rate limits, injected faults and file streaming."""
+"""HTTP layer only: parse the request, authenticate, apply faults and rate limits, dispatch to a route
+handler, and write the Qualtrics envelope (or stream the export file)."""
 
 from __future__ import annotations
 
 import contextlib
-import re
 import socket
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import orjson
 
-from . import admin, data, directory, structure, transactions
-from .errors import INTERNAL, NOT_FOUND, RATE_LIMITED, STATUS_TEXT, ApiError, bad_request, survey_not_found
+from . import admin, routes
+from .errors import INTERNAL, NOT_FOUND, RATE_LIMITED, STATUS_TEXT, ApiError, forbidden, survey_not_found
 from .exports import BuiltFile
+from .routing import ADMIN_PREFIX, API_PREFIX, Request, find_route
 from .store import UnknownSurvey
+from .tenant import Tenant
 
-if TYPE_CHECKING:
-    from .simulator import Simulator
+__all__ = ["ADMIN_PREFIX", "API_PREFIX", "SimulatorHTTPServer"]
 
-API_PREFIX = "/API/v3"
-ADMIN_PREFIX = "/__admin"
 CHUNK = 256 * 1024
-
-
-@dataclass(frozen=True)
-class Route:
-    method: str
-    pattern: re.Pattern[str]
-    kind: str  # counted in request stats
-    limit: str  # rate-limit bucket
-    handler: Callable[..., Any]
 
 
 class SimulatorHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, address: tuple[str, int], sim: Simulator) -> None:
+    def __init__(self, address: tuple[str, int], sim: Tenant) -> None:
         self.sim = sim
         super().__init__(address, Handler)
 
@@ -48,6 +36,10 @@ class SimulatorHTTPServer(ThreadingHTTPServer):
     def root_url(self) -> str:
         host, port = self.server_address[:2]
         return f"http://{host!s}:{port}"
+
+
+def _not_found() -> ApiError:
+    return ApiError(404, NOT_FOUND, "The requested resource does not exist.")
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -60,7 +52,7 @@ class Handler(BaseHTTPRequestHandler):
     # --- plumbing ------------------------------------------------------------------------------------
 
     @property
-    def sim(self) -> Simulator:
+    def sim(self) -> Tenant:
         return self.server.sim
 
     def _read_body(self) -> bytes:
@@ -97,55 +89,50 @@ class Handler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         path = url.path.rstrip("/") or "/"
         body = self._read_body()
+        query = parse_qs(url.query)
         try:
             if path.startswith(ADMIN_PREFIX):
-                try:
-                    parsed = orjson.loads(body) if body else None
-                except orjson.JSONDecodeError:
-                    self._send_json(400, {"error": "invalid JSON body"})
-                    return
-                status, payload = admin.handle(self.sim, method, path[len(ADMIN_PREFIX) :] or "/", parsed)
-                self._send_json(status, payload)
+                self._admin(method, path[len(ADMIN_PREFIX) :] or "/", query, body)
             elif path == "/oauth2/token" and method == "POST":
                 status, payload = self.sim.auth.mint(self.headers, body)
                 self.sim.stats.record("POST oauth2/token", status)
                 self._send_json(status, payload, {"Cache-Control": "no-store"})
             elif path == API_PREFIX or path.startswith(API_PREFIX + "/"):
-                self._api(method, path[len(API_PREFIX) :], parse_qs(url.query), body)
+                self._api(method, path[len(API_PREFIX) :], query, body)
             else:
                 self.sim.stats.record("unknown", 404)
-                error = ApiError(404, NOT_FOUND, "The requested resource does not exist.")
-                self._send_json(404, error.body(str(uuid.uuid4())))
+                self._send_json(404, _not_found().body(str(uuid.uuid4())))
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
+
+    def _request(self, params: dict[str, str], query: dict[str, list[str]], body: bytes) -> Request:
+        return Request(self.sim, params, query, body, self.server.root_url)
+
+    # --- admin ---------------------------------------------------------------------------------------
+
+    def _admin(self, method: str, path: str, query: dict[str, list[str]], body: bytes) -> None:
+        found = find_route(admin.ADMIN_ROUTES, method, path)
+        if found is None:
+            self._send_json(404, {"error": f"unknown admin path {method} {path}"})
+            return
+        route, params = found
+        status, payload = admin.call(route, self._request(params, query, body))
+        self._send_json(status, payload)
 
     # --- API ---------------------------------------------------------------------------------------------
 
     def _api(self, method: str, path: str, query: dict[str, list[str]], body: bytes) -> None:
         request_id = str(uuid.uuid4())
-        route, params = self._match(method, path)
-        kind = route.kind if route else "unknown"
+        found = find_route(routes.ROUTES, method, path)
+        kind = found[0].kind if found else "unknown"
         try:
             self.sim.auth.check(self.headers)
-            if route is None:
-                raise ApiError(404, NOT_FOUND, "The requested resource does not exist.")
-            if self.sim.faults.forbidden(path):
-                raise ApiError(
-                    403, directory.FORBIDDEN, "You do not have permission to access this resource."
-                )
-            retry_after = self.sim.faults.retry_after(route.limit)
-            if retry_after is not None:
-                raise ApiError(
-                    429,
-                    RATE_LIMITED,
-                    "Too many requests. Please slow down and try again later.",
-                    {"Retry-After": str(retry_after)},
-                )
-            injected = self.sim.faults.server_error()
-            if injected is not None:
-                raise ApiError(injected, INTERNAL, "Injected server error (simulator fault).")
+            if found is None:
+                raise _not_found()
+            route, params = found
+            self._apply_faults(path, route.limit)
             try:
-                result = route.handler(self, *params, query=query, body=body)
+                result = route.handler(self._request(params, query, body))
             except UnknownSurvey:
                 raise survey_not_found() from None
             except ApiError:
@@ -163,12 +150,22 @@ class Handler(BaseHTTPRequestHandler):
             meta = {"httpStatus": STATUS_TEXT[200], "requestId": request_id}
             self._send_json(200, {"result": result, "meta": meta})
 
-    def _match(self, method: str, path: str) -> tuple[Route | None, tuple[str, ...]]:
-        for route in ROUTES:
-            found = route.pattern.fullmatch(path)
-            if found and route.method == method:
-                return route, found.groups()
-        return None, ()
+    def _apply_faults(self, path: str, limit: str) -> None:
+        """Injected 403s, rate limits (429 with Retry-After) and random 5xx, in that order."""
+        faults = self.sim.faults
+        if faults.forbidden(path):
+            raise forbidden()
+        retry_after = faults.retry_after(limit)
+        if retry_after is not None:
+            raise ApiError(
+                429,
+                RATE_LIMITED,
+                "Too many requests. Please slow down and try again later.",
+                {"Retry-After": str(retry_after)},
+            )
+        injected = faults.server_error()
+        if injected is not None:
+            raise ApiError(injected, INTERNAL, "Injected server error (simulator fault).")
 
     def _send_file(self, built: BuiltFile) -> None:
         """Stream the export file; dropped downloads stop half-way, corrupt zips get a flipped CRC-32."""
@@ -199,102 +196,3 @@ class Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             with contextlib.suppress(OSError):
                 self.connection.shutdown(socket.SHUT_RDWR)
-
-    # --- endpoint handlers ---------------------------------------------------------------------------
-
-    def whoami(self, **_: Any) -> dict[str, Any]:
-        return {
-            "brandId": "simbrand",
-            "userId": self.sim.store.owner_id,
-            "userName": "sim.user@simbrand",
-            "accountType": "UT_BRANDADMIN",
-            "firstName": "Sim",
-            "lastName": "User",
-            "email": "sim.user@example.com",
-            "datacenter": self.sim.config.datacenter,
-        }
-
-    def list_surveys(self, query: dict[str, list[str]], **_: Any) -> dict[str, Any]:
-        raw = query.get("offset", ["0"])[0]
-        if not raw.isdigit():
-            raise bad_request("Invalid value for 'offset': expected a non-negative integer.")
-        offset, size = int(raw), max(1, self.sim.config.page_size)
-        surveys = self.sim.store.surveys()
-        page = surveys[offset : offset + size]
-        more = offset + size < len(surveys)
-        next_page = f"{self.server.root_url}{API_PREFIX}/surveys?offset={offset + size}" if more else None
-        return {"elements": [data.list_element(info) for info in page], "nextPage": next_page}
-
-    def get_survey(self, sid: str, **_: Any) -> dict[str, Any]:
-        info = self.sim.store.survey(sid)
-        auditable, deleted = self.sim.store.counts(sid)
-        return data.legacy_survey(info, auditable, deleted)
-
-    def get_definition(self, sid: str, **_: Any) -> dict[str, Any]:
-        return data.survey_definition(self.sim.store.survey(sid))
-
-    def get_questions(self, sid: str, **_: Any) -> dict[str, Any]:
-        return {"elements": list(data.definition_questions(self.sim.store.survey(sid)).values())}
-
-    def start_export(self, sid: str, body: bytes, **_: Any) -> dict[str, Any]:
-        self.sim.store.survey(sid)
-        try:
-            parsed = orjson.loads(body) if body else None
-        except orjson.JSONDecodeError:
-            raise bad_request("The request body is not valid JSON.") from None
-        return self.sim.exports.start(sid, parsed)
-
-    def export_progress(self, sid: str, pid: str, **_: Any) -> dict[str, Any]:
-        return self.sim.exports.progress(sid, pid)
-
-    def export_file(self, sid: str, file_id: str, **_: Any) -> BuiltFile:
-        return self.sim.exports.file(sid, file_id)
-
-
-def _route(
-    method: str, pattern: str, kind: str, handler: Callable[..., Any], limit: str = "default"
-) -> Route:
-    return Route(method, re.compile(pattern), kind, limit, handler)
-
-
-ROUTES = (
-    _route("GET", r"/whoami", "GET whoami", Handler.whoami),
-    _route("GET", r"/surveys", "GET surveys", Handler.list_surveys),
-    _route("GET", r"/surveys/([^/]+)", "GET surveys/{id}", Handler.get_survey),
-    _route("GET", r"/survey-definitions/([^/]+)", "GET survey-definitions/{id}", Handler.get_definition),
-    _route(
-        "GET",
-        r"/survey-definitions/([^/]+)/questions",
-        "GET survey-definitions/{id}/questions",
-        Handler.get_questions,
-    ),
-    _route(
-        "POST",
-        r"/surveys/([^/]+)/export-responses",
-        "POST export-responses",
-        Handler.start_export,
-        "export_start",
-    ),
-    _route(
-        "GET",
-        r"/surveys/([^/]+)/export-responses/([^/]+)",
-        "GET export-responses/{progressId}",
-        Handler.export_progress,
-        "export_progress",
-    ),
-    _route(
-        "GET",
-        r"/surveys/([^/]+)/export-responses/([^/]+)/file",
-        "GET export-responses/{fileId}/file",
-        Handler.export_file,
-        "export_file",
-    ),
-    *(
-        _route(method, pattern, kind, handler, limit)
-        for method, pattern, kind, handler, limit in (
-            *directory.ROUTE_SPECS,
-            *structure.ROUTE_SPECS,
-            *transactions.ROUTE_SPECS,
-        )
-    ),
-)

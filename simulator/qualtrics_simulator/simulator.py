@@ -1,19 +1,12 @@
-"""The Simulator facade: builds state from a config and serves it over HTTP in a background thread."""
+"""The public facade: a `Tenant` that can also serve itself over HTTP in a background thread."""
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 from types import TracebackType
-from typing import Any
 
-from .auth import Authenticator
-from .config import SimulatorConfig
-from .exports import ExportManager
-from .faults import Faults
 from .server import ADMIN_PREFIX, API_PREFIX, SimulatorHTTPServer
-from .stats import RequestStats
-from .store import ResponseIds, Store
+from .tenant import Tenant
 
 
 class ServerHandle:
@@ -49,54 +42,8 @@ class ServerHandle:
         self.stop()
 
 
-class Simulator:
-    """Deterministic Qualtrics tenant. Data is a function of the config; mutations are ground truth."""
-
-    def __init__(self, config: SimulatorConfig | None = None) -> None:
-        base = config or SimulatorConfig()
-        self.config = dataclasses.replace(base, rate_limit_rpm=dict(base.rate_limit_rpm))
-        self.store = Store(self.config)
-        self.faults = Faults(self.config)
-        self.stats = RequestStats()
-        self.auth = Authenticator(self.config)
-        self.exports = ExportManager(self.store, self.faults, self.config)
+class Simulator(Tenant):
+    """A deterministic Qualtrics tenant plus `serve()`; see `Tenant` for ground truth and mutations."""
 
     def serve(self, port: int = 0, host: str = "127.0.0.1") -> ServerHandle:
         return ServerHandle(self, SimulatorHTTPServer((host, port), self))
-
-    # --- ground truth and mutations --------------------------------------------------------------------
-
-    def survey_ids(self) -> list[str]:
-        return [info.id for info in self.store.surveys()]
-
-    def response_ids(self, survey_id: str) -> ResponseIds:
-        return self.store.response_ids(survey_id)
-
-    def add_responses(self, survey_id: str, count: int) -> list[str]:
-        return self.store.add_responses(survey_id, count)
-
-    def edit_responses(self, survey_id: str, ids_or_count: list[str] | int) -> list[str]:
-        if isinstance(ids_or_count, int):
-            return self.store.edit_responses(survey_id, count=ids_or_count)
-        return self.store.edit_responses(survey_id, response_ids=list(ids_or_count))
-
-    def delete_responses(self, survey_id: str, ids: list[str]) -> list[str]:
-        return self.store.delete_responses(survey_id, list(ids))
-
-    def add_survey(self, name: str | None = None, responses: int = 0) -> str:
-        return self.store.add_survey(name=name, responses=responses)
-
-    def delete_survey(self, survey_id: str) -> None:
-        self.store.delete_survey(survey_id)
-
-    def request_counts(self) -> dict[str, int]:
-        return self.stats.snapshot()
-
-    def reset_counts(self) -> None:
-        self.stats.reset()
-
-    def set_faults(self, **knobs: Any) -> dict[str, Any]:
-        return self.faults.update(knobs)
-
-    def close(self) -> None:
-        self.exports.close()

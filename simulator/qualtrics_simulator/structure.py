@@ -8,14 +8,11 @@ the survey was created and since superseded, and the current one, published at i
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .data import SurveyInfo, iso_seconds
 from .ids import digest
-
-if TYPE_CHECKING:
-    from .server import Handler
+from .routing import Request, Route
 
 HOUR_MS = 3_600_000
 
@@ -40,16 +37,8 @@ def versions(info: SurveyInfo) -> list[dict[str, Any]]:
     ]
 
 
-def list_survey_versions(h: Handler, survey_id: str, **_: Any) -> dict[str, Any]:
-    return {"elements": versions(h.sim.store.survey(survey_id))}
+def list_survey_versions(request: Request) -> dict[str, Any]:
+    return {"elements": versions(request.sim.store.survey(request.params["surveyId"]))}
 
 
-ROUTE_SPECS: tuple[tuple[str, str, str, Callable[..., Any], str], ...] = (
-    (
-        "GET",
-        r"/survey-definitions/([^/]+)/versions",
-        "GET survey-definitions/{id}/versions",
-        list_survey_versions,
-        "default",
-    ),
-)
+ROUTES = (Route("GET", "/survey-definitions/{surveyId}/versions", list_survey_versions),)

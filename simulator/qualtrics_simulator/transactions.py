@@ -14,41 +14,32 @@ batches.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .data import EPOCH_MS, iso_seconds
-from .directory import DAY_MS, _api_url, _id, directory_of, page_size, skip_token_page
+from .directory import DAY_MS, Directory, _id
+from .directory_routes import _skip_token_result
 from .errors import ApiError
 from .ids import digest
-
-if TYPE_CHECKING:
-    from .server import Handler
+from .routing import Request, Route
 
 BATCHES_PER_DIRECTORY = 2
 PRODUCTS = ("Checking", "Savings", "Home equity", "Credit card")
 
 
-def division(h: Handler, division_id: str, **_: Any) -> dict[str, Any]:
-    if division_id != directory_of(h.sim.store).division_id:
-        raise ApiError(404, "NF_1", f"Division {division_id} was not found.")
-    return {"id": division_id, "name": "Research Division", "status": "Active", "permissions": {}}
-
-
-def contact_transactions(h: Handler, directory_id: str, contact_id: str) -> list[dict[str, Any]]:
-    directory = directory_of(h.sim.store)
+def contact_transactions(directory: Directory, directory_id: str, contact_id: str) -> list[dict[str, Any]]:
     contacts = directory.directory_contacts(directory_id)
     if not any(c["contactId"] == contact_id for c in contacts):
         raise ApiError(404, "NF_1", f"Contact {contact_id} was not found.")
     lists = [ml["mailingListId"] for ml in directory.directory_lists(directory_id)]
-    count = digest("transactions", h.sim.config.seed, contact_id)[0] % 3
+    count = digest("transactions", directory.seed, contact_id)[0] % 3
     rows = []
     for n in range(count):
-        raw = digest("transaction", h.sim.config.seed, contact_id, n)
+        raw = digest("transaction", directory.seed, contact_id, n)
         moment = EPOCH_MS - (raw[0] + 1) * DAY_MS
         rows.append(
             {
-                "transactionId": _id("CTR_", h.sim.config.seed, contact_id, n),
+                "transactionId": _id("CTR_", directory.seed, contact_id, n),
                 "contactId": contact_id,
                 "mailingListId": lists[raw[1] % len(lists)],
                 "transactionDate": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(moment // 1000)),
@@ -62,72 +53,62 @@ def contact_transactions(h: Handler, directory_id: str, contact_id: str) -> list
     return rows
 
 
-def _batches(h: Handler, directory_id: str) -> dict[str, list[dict[str, Any]]]:
+def batches(directory: Directory, directory_id: str) -> dict[str, list[dict[str, Any]]]:
     """batchId -> the directory's transactions in it (each transaction in one batch)."""
-    contacts = directory_of(h.sim.store).directory_contacts(directory_id)
-    ids = [_id("BT_", h.sim.config.seed, directory_id, b) for b in range(BATCHES_PER_DIRECTORY)]
-    batches: dict[str, list[dict[str, Any]]] = {batch_id: [] for batch_id in ids}
-    for contact in contacts:
-        for row in contact_transactions(h, directory_id, contact["contactId"]):
+    ids = [_id("BT_", directory.seed, directory_id, b) for b in range(BATCHES_PER_DIRECTORY)]
+    found: dict[str, list[dict[str, Any]]] = {batch_id: [] for batch_id in ids}
+    for contact in directory.directory_contacts(directory_id):
+        for row in contact_transactions(directory, directory_id, contact["contactId"]):
             batch = ids[digest("batch", row["transactionId"])[0] % len(ids)]
-            batches[batch].append({"transactionId": row["transactionId"], "contactId": row["contactId"]})
-    return batches
+            found[batch].append({"transactionId": row["transactionId"], "contactId": row["contactId"]})
+    return found
 
 
-def list_transaction_batches(
-    h: Handler, directory_id: str, query: dict[str, list[str]], **_: Any
-) -> dict[str, Any]:
+def get_division(request: Request) -> dict[str, Any]:
+    division_id = request.params["divisionId"]
+    if division_id != request.sim.directory.division_id:
+        raise ApiError(404, "NF_1", f"Division {division_id} was not found.")
+    return {"id": division_id, "name": "Research Division", "status": "Active", "permissions": {}}
+
+
+def list_transaction_batches(request: Request) -> dict[str, Any]:
+    directory_id = request.params["directoryId"]
     elements = [
         {"batchId": batch_id, "creationDate": iso_seconds(EPOCH_MS - (20 - n) * DAY_MS)}
-        for n, batch_id in enumerate(_batches(h, directory_id))
+        for n, batch_id in enumerate(batches(request.sim.directory, directory_id))
     ]
-    url = _api_url(h, f"/directories/{directory_id}/transactionbatches")
-    return skip_token_page(
-        elements, "batchId", query, url, page_size(query, h.sim.config.page_size)
-    ).as_result()
+    return _skip_token_result(request, elements, "batchId", f"/directories/{directory_id}/transactionbatches")
 
 
-def list_batch_transactions(
-    h: Handler, directory_id: str, batch_id: str, query: dict[str, list[str]], **_: Any
-) -> dict[str, Any]:
-    members = _batches(h, directory_id).get(batch_id)
+def list_batch_transactions(request: Request) -> dict[str, Any]:
+    directory_id, batch_id = request.params["directoryId"], request.params["batchId"]
+    members = batches(request.sim.directory, directory_id).get(batch_id)
     if members is None:
         raise ApiError(404, "NF_1", f"Transaction batch {batch_id} was not found.")
-    url = _api_url(h, f"/directories/{directory_id}/transactionbatches/{batch_id}/transactions")
-    size = page_size(query, h.sim.config.page_size)
-    return skip_token_page(members, "transactionId", query, url, size).as_result()
+    path = f"/directories/{directory_id}/transactionbatches/{batch_id}/transactions"
+    return _skip_token_result(request, members, "transactionId", path)
 
 
-def list_contact_transactions(
-    h: Handler, directory_id: str, contact_id: str, query: dict[str, list[str]], **_: Any
-) -> dict[str, Any]:
-    rows = contact_transactions(h, directory_id, contact_id)
-    url = _api_url(h, f"/directories/{directory_id}/contacts/{contact_id}/transactions")
-    size = page_size(query, h.sim.config.page_size)
-    return skip_token_page(rows, "transactionId", query, url, size).as_result()
+def list_contact_transactions(request: Request) -> dict[str, Any]:
+    directory_id, contact_id = request.params["directoryId"], request.params["contactId"]
+    rows = contact_transactions(request.sim.directory, directory_id, contact_id)
+    path = f"/directories/{directory_id}/contacts/{contact_id}/transactions"
+    return _skip_token_result(request, rows, "transactionId", path)
 
 
-ROUTE_SPECS: tuple[tuple[str, str, str, Callable[..., Any], str], ...] = (
-    ("GET", r"/divisions/([^/]+)", "GET divisions/{id}", division, "default"),
-    (
+ROUTES = (
+    Route("GET", "/divisions/{divisionId}", get_division),
+    Route("GET", "/directories/{directoryId}/transactionbatches", list_transaction_batches),
+    Route(
         "GET",
-        r"/directories/([^/]+)/transactionbatches",
-        "GET directories/{id}/transactionbatches",
-        list_transaction_batches,
-        "default",
-    ),
-    (
-        "GET",
-        r"/directories/([^/]+)/transactionbatches/([^/]+)/transactions",
-        "GET transactionbatches/{id}/transactions",
+        "/directories/{directoryId}/transactionbatches/{batchId}/transactions",
         list_batch_transactions,
-        "default",
+        kind="GET transactionbatches/{id}/transactions",
     ),
-    (
+    Route(
         "GET",
-        r"/directories/([^/]+)/contacts/([^/]+)/transactions",
-        "GET contacts/{id}/transactions",
+        "/directories/{directoryId}/contacts/{contactId}/transactions",
         list_contact_transactions,
-        "default",
+        kind="GET contacts/{id}/transactions",
     ),
 )
