@@ -46,12 +46,10 @@ class TransactionBatchMembers(_PerDirectory):
         return "transaction_batch_members"
 
     def parent_slices(self) -> Iterable[Mapping[str, Any]]:
-        for directory in super().parent_slices():
-            batches_path = TransactionBatches.path.format(**directory)
-            for element in self.paginate_parent(batches_path, self.permission, self.scope):
-                batch_id = element.get("batchId")
-                if isinstance(batch_id, str) and batch_id:
-                    yield {**directory, "batchId": batch_id}
+        directories = super().parent_slices()
+        yield from self.child_slices(
+            directories, TransactionBatches.path, "batchId", self.permission, self.scope
+        )
 
     def to_record(self, element: Mapping[str, Any], stream_slice: Mapping[str, Any]) -> dict[str, Any]:
         record = super().to_record(element, stream_slice)
@@ -71,10 +69,7 @@ class ContactTransactions(_PerDirectory):
         return "contact_transactions"
 
     def parent_slices(self) -> Iterable[Mapping[str, Any]]:
-        for directory in super().parent_slices():
-            contacts_path = DirectoryContacts.path.format(**directory)
-            permission, scope = DirectoryContacts.permission, DirectoryContacts.scope
-            for element in self.paginate_parent(contacts_path, permission, scope):
-                contact_id = element.get("contactId")
-                if isinstance(contact_id, str) and contact_id:
-                    yield {**directory, "contactId": contact_id}
+        directories, contacts = super().parent_slices(), DirectoryContacts
+        yield from self.child_slices(
+            directories, contacts.path, "contactId", contacts.permission, contacts.scope
+        )
