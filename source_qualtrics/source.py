@@ -35,14 +35,13 @@ from source_qualtrics.errors import (
     QualtricsConnectionError,
 )
 from source_qualtrics.export import ExportTiming
-from source_qualtrics.streams.families import directory_streams
+from source_qualtrics.streams.families import directory_streams, survey_structure_streams
 from source_qualtrics.streams.in_progress_responses import InProgressResponses
 from source_qualtrics.streams.partitioned_state import damaged_state, load_partitions
 from source_qualtrics.streams.per_survey import per_survey_streams
 from source_qualtrics.streams.question_answers import QuestionAnswers
 from source_qualtrics.streams.response_state import SurveyCursor, export_positions
 from source_qualtrics.streams.responses import Responses
-from source_qualtrics.streams.survey_questions import SurveyQuestions
 from source_qualtrics.streams.surveys import Surveys
 from source_qualtrics.sync import SyncContext, survey_list_forbidden
 
@@ -183,7 +182,7 @@ class SourceQualtrics(AbstractSource):
             Surveys(sync),
             Responses(sync, **export_args),
             QuestionAnswers(sync, **export_args),
-            SurveyQuestions(sync),
+            *survey_structure_streams(sync),
             InProgressResponses(sync, **export_args),
             *directory_streams(sync, **export_args),
             *(per_survey_streams(sync, **export_args) if parsed.per_survey_streams else []),

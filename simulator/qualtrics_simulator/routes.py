@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import data, directory_routes
+from . import data, directory_routes, structure, transactions
 from .exports import BuiltFile
 from .paging import offset_page
 from .routing import Request, Route
@@ -84,4 +84,6 @@ ROUTES: tuple[Route, ...] = (
         "GET", "/surveys/{surveyId}/export-responses/{fileId}/file", export_file, EXPORT_FILE, "export_file"
     ),
     *directory_routes.ROUTES,
+    *structure.ROUTES,
+    *transactions.ROUTES,
 )

@@ -122,6 +122,26 @@ class QualtricsListStream(Stream):
                 raise Forbidden(self.describe_forbidden(path, permission, scope, error), path) from None
             raise
 
+    def child_slices(
+        self, parents: Iterable[Mapping[str, Any]], path: str, key: str, permission: str, scope: str
+    ) -> Iterator[dict[str, Any]]:
+        """Each parent extended with the id (`key`) of each of its children listed at `path`."""
+        for parent in parents:
+            for element in self.paginate_parent(path.format(**parent), permission, scope):
+                child_id = element.get(key)
+                if isinstance(child_id, str) and child_id:
+                    yield {**parent, key: child_id}
+
+    def skip_vanished_parent(self, error: QualtricsApiError, stream_slice: Mapping[str, Any]) -> bool:
+        """A 404 on one parent's children: the parent was deleted while the sync ran; warn and go on."""
+        if error.status != 404:
+            return False
+        self.warn_forbidden(
+            f"Stream '{self.name}': {dict(stream_slice)} no longer exists ({error}); skipped.",
+            f"404 {dict(stream_slice)}",
+        )
+        return True
+
     def describe_forbidden(self, path: str, permission: str, scope: str, error: QualtricsApiError) -> str:
         return (
             f"Stream '{self.name}' skipped: Qualtrics refused GET /{path} with HTTP 403 ({error}). "

@@ -37,13 +37,7 @@ class _PerDirectory(QualtricsListStream):
                 yield {"directoryId": directory_id}
 
     def skip_error(self, error: QualtricsApiError, stream_slice: Mapping[str, Any]) -> bool:
-        if error.status == 404:  # the parent was deleted while the sync ran
-            self.warn_forbidden(
-                f"Stream '{self.name}': {dict(stream_slice)} no longer exists ({error}); skipped.",
-                f"404 {dict(stream_slice)}",
-            )
-            return True
-        return False
+        return self.skip_vanished_parent(error, stream_slice)
 
 
 class DirectoryContacts(_PerDirectory):
@@ -80,9 +74,5 @@ class MailingListContacts(_PerDirectory):
         return "mailing_list_contacts"
 
     def parent_slices(self) -> Iterable[Mapping[str, Any]]:
-        for directory in super().parent_slices():
-            lists_path = f"directories/{directory['directoryId']}/mailinglists"
-            for element in self.paginate_parent(lists_path, MailingLists.permission, MailingLists.scope):
-                mailing_list_id = element.get("mailingListId")
-                if isinstance(mailing_list_id, str) and mailing_list_id:
-                    yield {**directory, "mailingListId": mailing_list_id}
+        directories, lists = super().parent_slices(), MailingLists
+        yield from self.child_slices(directories, lists.path, "mailingListId", lists.permission, lists.scope)

@@ -1,4 +1,4 @@
-"""The account, XM Directory, distribution, webhook and deleted-response streams, built in one place."""
+"""The account, XM Directory, distribution, webhook, deleted-response and survey-structure streams."""
 
 from __future__ import annotations
 
@@ -17,7 +17,17 @@ from source_qualtrics.streams.directory import (
     MailingLists,
 )
 from source_qualtrics.streams.distributions import DistributionHistory, Distributions
+from source_qualtrics.streams.divisions import Divisions
 from source_qualtrics.streams.event_subscriptions import EventSubscriptions
+from source_qualtrics.streams.survey_definitions import SurveyDefinitions
+from source_qualtrics.streams.survey_questions import SurveyQuestions
+from source_qualtrics.streams.survey_structure import structure_streams
+from source_qualtrics.streams.survey_versions import SurveyVersions
+from source_qualtrics.streams.transactions import (
+    ContactTransactions,
+    TransactionBatches,
+    TransactionBatchMembers,
+)
 from source_qualtrics.sync import SyncContext
 
 
@@ -30,12 +40,26 @@ def directory_streams(
     return [
         Users(sync),
         Groups(sync),
+        Divisions(sync),
         Directories(sync),
         DirectoryContacts(sync),
         MailingLists(sync),
         MailingListContacts(sync),
+        TransactionBatches(sync),
+        TransactionBatchMembers(sync),
+        ContactTransactions(sync),
         Distributions(sync),
         DistributionHistory(sync),
         EventSubscriptions(sync),
         ResponseIds(sync, timing=timing, sleep=sleep),
+    ]
+
+
+def survey_structure_streams(sync: SyncContext) -> list[Stream]:
+    """`survey_questions` and the streams cut from the same definitions share one reader per sync."""
+    definitions = SurveyDefinitions(sync)
+    return [
+        SurveyQuestions(definitions),
+        *structure_streams(definitions),
+        SurveyVersions(sync),
     ]

@@ -8,19 +8,11 @@ brand with hundreds of stable surveys costs one survey-list walk per sync.
 from __future__ import annotations
 
 import html
-import logging
 import re
-from collections.abc import Iterable, Mapping, MutableMapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-from airbyte_cdk.models import SyncMode
-from airbyte_cdk.sources.streams import IncrementalMixin, Stream
-
-from source_qualtrics.errors import QualtricsApiError
-from source_qualtrics.streams.partitioned_state import dump_partitions, load_partitions
-from source_qualtrics.sync import SyncContext
-
-logger = logging.getLogger("airbyte")
+from source_qualtrics.streams.survey_definitions import DefinitionStream
 
 _TAGS = re.compile(r"<[^>]+>")
 _SPACES = re.compile(r"\s+")
@@ -33,7 +25,7 @@ def plain_text(value: Any) -> str | None:
     return _SPACES.sub(" ", html.unescape(_TAGS.sub(" ", value))).strip()
 
 
-def _options(container: Any, order: Any, recodes: Any) -> list[dict[str, Any]]:
+def options_in_order(container: Any, order: Any, recodes: Any) -> list[dict[str, Any]]:
     """Choices (or matrix answers) in display order, with the recode value exports use."""
     if not isinstance(container, Mapping):
         return []
@@ -88,10 +80,10 @@ def question_records(survey_id: str, definition: Mapping[str, Any]) -> Iterable[
             "questionType": question.get("QuestionType"),
             "selector": question.get("Selector"),
             "subSelector": question.get("SubSelector"),
-            "choices": _options(
+            "choices": options_in_order(
                 question.get("Choices"), question.get("ChoiceOrder"), question.get("RecodeValues")
             ),
-            "answers": _options(question.get("Answers"), question.get("AnswerOrder"), None),
+            "answers": options_in_order(question.get("Answers"), question.get("AnswerOrder"), None),
             "hasDisplayLogic": "DisplayLogic" in question,
             "blockId": block_id,
             "blockDescription": block_description,
@@ -101,75 +93,12 @@ def question_records(survey_id: str, definition: Mapping[str, Any]) -> Iterable[
         }
 
 
-class SurveyQuestions(Stream, IncrementalMixin):
+class SurveyQuestions(DefinitionStream):
     primary_key = ["surveyId", "questionId"]
-    cursor_field = "surveyLastModified"
-
-    def __init__(self, sync: SyncContext) -> None:
-        self._sync = sync
-        self._client = sync.client
-        self._survey_ids = sync.config.survey_ids
-        self._cursors: dict[str, str] = {}
 
     @property
     def name(self) -> str:
         return "survey_questions"
 
-    @property
-    def source_defined_cursor(self) -> bool:
-        return True
-
-    @property
-    def state(self) -> MutableMapping[str, Any]:
-        return dump_partitions(
-            {survey_id: {"lastModified": modified} for survey_id, modified in self._cursors.items()}
-        )
-
-    @state.setter
-    def state(self, value: MutableMapping[str, Any]) -> None:
-        self._cursors = {
-            survey_id: cursor["lastModified"]
-            for survey_id, cursor in load_partitions(value, self.name).items()
-            if isinstance(cursor.get("lastModified"), str)
-        }
-
-    def stream_slices(
-        self,
-        *,
-        sync_mode: SyncMode,
-        cursor_field: list[str] | None = None,
-        stream_state: Mapping[str, Any] | None = None,
-    ) -> Iterable[Mapping[str, Any] | None]:
-        for survey in self._sync.surveys():
-            survey_id, modified = survey.get("id"), survey.get("lastModified")
-            if not survey_id or (self._survey_ids and survey_id not in self._survey_ids):
-                continue
-            if sync_mode == SyncMode.incremental and modified and self._cursors.get(survey_id) == modified:
-                continue  # definition unchanged since the last sync
-            yield {"survey_id": survey_id, "last_modified": modified}
-
-    def read_records(
-        self,
-        sync_mode: SyncMode,
-        cursor_field: list[str] | None = None,
-        stream_slice: Mapping[str, Any] | None = None,
-        stream_state: Mapping[str, Any] | None = None,
-    ) -> Iterable[Mapping[str, Any]]:
-        if not stream_slice:
-            return
-        survey_id = stream_slice["survey_id"]
-        try:
-            definition = self._client.get_result(f"survey-definitions/{survey_id}")
-        except QualtricsApiError as error:
-            if error.status in (403, 404):
-                logger.warning(
-                    "survey_questions: skipping survey %s (%s); the token's user needs view access to "
-                    "the survey definition (OAuth scope read:surveys)",
-                    survey_id,
-                    error,
-                )
-                return
-            raise
-        yield from question_records(survey_id, definition)
-        if stream_slice.get("last_modified"):
-            self._cursors[survey_id] = stream_slice["last_modified"]
+    def rows(self, survey_id: str, definition: Mapping[str, Any]) -> Iterable[dict[str, Any]]:
+        return question_records(survey_id, definition)
