@@ -7,13 +7,15 @@ incremental sync when no survey changed.
 
 from __future__ import annotations
 
+from typing import Any
+
 from qualtrics_simulator import ServerHandle
 from qualtrics_simulator.data import survey_definition
 from qualtrics_simulator.directory import directory_of
 from qualtrics_simulator.structure import versions
 
-from integration_tests.connector import Connector, simulator_config
-from integration_tests.test_directory_end_to_end import catalog_for, paged_simulator, warnings
+from integration_tests.test_directory_end_to_end import paged_simulator, warnings
+from testkit import Connector, configure, simulator_config
 
 __all__ = ["paged_simulator"]  # the fixture, shared with the directory end-to-end tests
 
@@ -29,11 +31,11 @@ DEFINITION_READS = "GET survey-definitions/{id}"
 
 
 def test_structure_streams_share_one_definition_read_and_match_the_definitions(
-    paged_simulator: ServerHandle, connector: Connector
+    paged_simulator: ServerHandle, connector: Connector, discovered: dict[str, Any]
 ) -> None:
     sim = paged_simulator.sim
     config = simulator_config(paged_simulator.base_url)
-    catalog = catalog_for(connector, paged_simulator, STRUCTURE, "incremental")
+    catalog = configure(discovered, *STRUCTURE, sync_mode="incremental")
     sim.reset_counts()
     first = connector.run("read", config, catalog=catalog)
     assert first.returncode == 0, first.stderr[-2000:]
@@ -71,18 +73,18 @@ def test_structure_streams_share_one_definition_read_and_match_the_definitions(
     )
 
     sim.reset_counts()
-    second = connector.run("read", config, catalog=catalog, state=first.state_messages())
+    second = connector.run("read", config, catalog=catalog, state=first.latest_states())
     assert second.returncode == 0, second.stderr[-2000:]
     assert all(second.records(name) == [] for name in STRUCTURE), "unchanged surveys are not read again"
     assert sim.request_counts().get(DEFINITION_READS, 0) == 0
 
 
 def test_versions_divisions_and_transactions_return_exactly_the_simulators_records(
-    paged_simulator: ServerHandle, connector: Connector
+    paged_simulator: ServerHandle, connector: Connector, discovered: dict[str, Any]
 ) -> None:
     sim = paged_simulator.sim
     truth = directory_of(sim.store)
-    catalog = catalog_for(connector, paged_simulator, LISTED, "full_refresh")
+    catalog = configure(discovered, *LISTED, sync_mode="full_refresh")
     run = connector.run("read", simulator_config(paged_simulator.base_url), catalog=catalog)
     assert run.returncode == 0, run.stderr[-2000:]
     assert not warnings(run), warnings(run)
@@ -105,7 +107,7 @@ def test_versions_divisions_and_transactions_return_exactly_the_simulators_recor
 
 
 def test_forbidden_new_streams_warn_with_their_scope_and_the_sync_succeeds(
-    paged_simulator: ServerHandle, connector: Connector
+    paged_simulator: ServerHandle, connector: Connector, discovered: dict[str, Any]
 ) -> None:
     paged_simulator.sim.set_faults(
         forbidden_paths=[
@@ -118,7 +120,7 @@ def test_forbidden_new_streams_warn_with_their_scope_and_the_sync_succeeds(
     run = connector.run(
         "read",
         simulator_config(paged_simulator.base_url),
-        catalog=catalog_for(connector, paged_simulator, streams, "full_refresh"),
+        catalog=configure(discovered, *streams, sync_mode="full_refresh"),
     )
     assert run.returncode == 0, run.stderr[-2000:]
     found = warnings(run)
