@@ -59,7 +59,7 @@ def test_every_stream_emits_inside_its_own_lifecycle_with_its_own_state(
     assert lifecycle_violations(run) == []
     incremental = [e["stream"]["name"] for e in catalog["streams"] if e["sync_mode"] == "incremental"]
     assert {"responses", "question_answers"} <= set(incremental)
-    assert [name for name in incremental if not run.states(name)] == [], "a STATE for every incremental stream"
+    assert [name for name in incremental if not run.states(name)] == [], "a STATE per incremental stream"
     counts = simulator.sim.request_counts()
     assert counts["GET surveys"] == 1, "one survey listing per sync, shared by every stream"
     responses = len(run.records("responses"))
