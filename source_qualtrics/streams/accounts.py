@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from source_qualtrics.errors import QualtricsApiError
-from source_qualtrics.streams.base import QualtricsListStream
+from source_qualtrics.streams.base import QualtricsListStream, what_to_grant
 
 
 class Users(QualtricsListStream):
@@ -50,7 +50,7 @@ class Groups(QualtricsListStream):
                 message = (
                     f"Stream 'groups': the members of group {group_id} could not be read "
                     f"(GET /{path} answered {error}); its record has members = null. "
-                    f"The token's user needs {self.permission} (OAuth scope {self.scope})."
+                    f"{what_to_grant(self.permission, self.scope)}"
                 )
                 self.warn_forbidden(message, "groups/{id}/members")
                 return None

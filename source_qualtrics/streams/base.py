@@ -25,6 +25,11 @@ from source_qualtrics.sync import SyncContext
 logger = logging.getLogger("airbyte")
 
 
+def what_to_grant(permission: str, scope: str) -> str:
+    """The sentence every 403 warning ends with: what a Qualtrics admin grants, and the OAuth scope."""
+    return f"The token's user needs {permission} (OAuth scope {scope})."
+
+
 class Forbidden(Exception):
     """The token's user may not read a parent collection; carries what to grant."""
 
@@ -145,7 +150,7 @@ class QualtricsListStream(Stream):
     def describe_forbidden(self, path: str, permission: str, scope: str, error: QualtricsApiError) -> str:
         return (
             f"Stream '{self.name}' skipped: Qualtrics refused GET /{path} with HTTP 403 ({error}). "
-            f"The token's user needs {permission} (OAuth scope {scope}). The other streams are unaffected."
+            f"{what_to_grant(permission, scope)} The other streams are unaffected."
         )
 
     def warn_forbidden(self, message: str, key: str) -> None:

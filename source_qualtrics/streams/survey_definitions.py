@@ -21,6 +21,7 @@ from airbyte_cdk.models import SyncMode
 from airbyte_cdk.sources.streams import IncrementalMixin, Stream
 
 from source_qualtrics.errors import QualtricsApiError
+from source_qualtrics.streams.base import what_to_grant
 from source_qualtrics.streams.partitioned_state import dump_partitions, load_partitions
 from source_qualtrics.sync import SyncContext
 
@@ -64,13 +65,12 @@ class SurveyDefinitions:
                 raise
             logger.warning(
                 "%s and the other survey-structure streams skip survey %s: GET /survey-definitions/%s "
-                "answered %s. The token's user needs %s (OAuth scope %s).",
+                "answered %s. %s",
                 stream,
                 survey_id,
                 survey_id,
                 error,
-                DEFINITION_PERMISSION,
-                DEFINITION_SCOPE,
+                what_to_grant(DEFINITION_PERMISSION, DEFINITION_SCOPE),
             )
             self._cache[survey_id] = (modified, None)
             return None
