@@ -284,6 +284,8 @@ class ExportScheduler:
                     yield outcome
 
     def _take_cached(self) -> ExportReady | None:
+        if not self.cache.holds_files():
+            return None
         for task in self._pending:
             exported = self.cache.take(task.survey_id, task.body)
             if exported is not None:

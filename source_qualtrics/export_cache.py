@@ -77,6 +77,9 @@ class ExportCache:
             self._files[export_key(survey_id, body)] = exported
         return exported
 
+    def holds_files(self) -> bool:
+        return bool(self._files)
+
     def take(self, survey_id: str, body: Mapping[str, Any]) -> ExportedFile | None:
         """The file another stream already downloaded for this very export, if it is still here."""
         key = export_key(survey_id, body)
