@@ -74,3 +74,7 @@ def emit_config_error(error: AirbyteTracedException) -> None:
     line = orjson.dumps(AirbyteMessageSerializer.dump(message)).decode()
     print(filter_secrets(line), flush=True)
     print(f"Configuration error: {filter_secrets(str(error))}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

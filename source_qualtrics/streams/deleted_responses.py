@@ -18,7 +18,7 @@ from that snapshot was deleted in Qualtrics (the query is in docs/streams-direct
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping, MutableMapping
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from typing import Any
 
 from airbyte_cdk.models import SyncMode
@@ -67,9 +67,17 @@ class ResponseIds(SurveyExportStream, IncrementalMixin):
     def state(self, value: MutableMapping[str, Any]) -> None:
         self._cursors = load_partitions(value, self.name)
 
-    def stream_slices(self, **kwargs: Any) -> Any:
+    def stream_slices(
+        self,
+        *,
+        sync_mode: SyncMode,
+        cursor_field: list[str] | None = None,
+        stream_state: Mapping[str, Any] | None = None,
+    ) -> Iterable[Mapping[str, Any] | None]:
         self._snapshot_at = iso_millis(now())  # one instant per sync, taken before any export starts
-        yield from super().stream_slices(**kwargs)
+        yield from super().stream_slices(
+            sync_mode=sync_mode, cursor_field=cursor_field, stream_state=stream_state
+        )
 
     def tasks(self, survey_id: str, sync_mode: SyncMode) -> list[ExportTask]:
         deleted: int | None = None
