@@ -12,16 +12,26 @@ When `responses` is synced too, the rows are built in the same pass over the sam
 
 from __future__ import annotations
 
-import re
+import logging
 import time
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 from airbyte_cdk.models import AirbyteMessage, AirbyteRecordMessage, Type
 
+from source_qualtrics.errors import QualtricsApiError
 from source_qualtrics.export import ExportRun
+from source_qualtrics.streams.answer_keys import (
+    field_parts,
+    possible_answer_keys,
+    row_identity,
+    tombstones,
+    was_edited,
+)
 from source_qualtrics.streams.export_stream import PlannedExport
 from source_qualtrics.streams.responses import Responses
+
+logger = logging.getLogger("airbyte")
 
 # Keys of `values` that describe the response rather than answer a question (Qualtrics' metadata set).
 METADATA_KEYS = frozenset(
@@ -48,30 +58,18 @@ METADATA_KEYS = frozenset(
         "LastModifiedDate",
     }
 )
-_QUESTION_FIELD = re.compile(r"^(?:(?P<loop>\d+)_)?(?P<question>QID\d+)(?:_(?P<rest>.+))?$")
 
 
 def answer_rows(response: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
     """Long-format rows of one shaped `responses` record (see `to_record`)."""
     values = response.get("values") or {}
     labels = response.get("labels") or {}
-    base = {
-        "surveyId": response["surveyId"],
-        "responseId": response["responseId"],
-        "responseLastModified": response.get("lastModifiedDate"),
-        "recordedDate": response.get("recordedDate"),
-    }
+    base = row_identity(response)
     for field, value in values.items():
         if field in METADATA_KEYS or value is None:
             continue
-        match = _QUESTION_FIELD.match(field)
-        if match:
-            question_id, sub_field, loop = match.group("question"), match.group("rest"), match.group("loop")
-            kind = "answer"
-        else:
-            question_id, sub_field, loop, kind = None, None, None, "embeddedData"
         label = labels.get(field) if isinstance(labels, Mapping) else None
-        common = dict(base, field=field, questionId=question_id, subField=sub_field, loop=loop, kind=kind)
+        common = dict(base, **field_parts(field))
         if isinstance(value, list):
             label_list = (
                 label if isinstance(label, list) and len(label) == len(value) else [None] * len(value)
@@ -115,19 +113,54 @@ class QuestionAnswers(Responses):
     primary_key = ["surveyId", "responseId", "answerKey"]
     cursor_field = "responseLastModified"
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._possible_keys: dict[str, frozenset[str]] = {}
+
     @property
     def name(self) -> str:
         return "question_answers"
 
+    # -- wiring point for tombstones (issue 15): every response's rows go through `rows_of` ----------
+    def rows_of(self, response: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+        """The response's answer rows, then a tombstone for each answer key an edit took away."""
+        rows = list(answer_rows(response))
+        yield from rows
+        if was_edited(response):
+            current = {row["answerKey"] for row in rows}
+            yield from tombstones(response, current, self.possible_keys(response["surveyId"]))
+
+    def possible_keys(self, survey_id: str) -> frozenset[str]:
+        """Answer keys the survey's export can hold: one definition GET per survey per sync, and only
+        for surveys with an edited response."""
+        if survey_id not in self._possible_keys:
+            try:
+                definition = self._client.get_result(f"survey-definitions/{survey_id}")
+            except QualtricsApiError as error:
+                if error.status not in (403, 404):
+                    raise
+                logger.warning(
+                    "question_answers: survey %s: no tombstones for edited responses (%s); removed answers "
+                    "of edited responses stay in deduplicated destinations. The token's user needs view "
+                    "access to the survey definition (OAuth scope read:surveys)",
+                    survey_id,
+                    error,
+                )
+                definition = {}
+            self._possible_keys[survey_id] = possible_answer_keys(definition, self._config.export_options)
+        return self._possible_keys[survey_id]
+
+    # ---------------------------------------------------------------------------------------------------
+
     def records_of(self, run: ExportRun, planned: PlannedExport) -> Iterator[Mapping[str, Any]]:
         for record in super().records_of(run, planned):
             if isinstance(record, Mapping):
-                yield from answer_rows(record)
+                yield from self.rows_of(record)
 
     def as_messages(self, record: Mapping[str, Any]) -> Iterator[AirbyteMessage]:
         """Rows of one response as RECORD messages, for the pass `responses` makes on our behalf."""
         emitted_at = int(time.time() * 1000)
-        for row in answer_rows(record):
+        for row in self.rows_of(record):
             yield AirbyteMessage(
                 type=Type.RECORD,
                 record=AirbyteRecordMessage(stream=self.name, data=row, emitted_at=emitted_at),
