@@ -4,7 +4,8 @@ Analysts want to filter and join by question, not parse a JSON blob of `QID17_3`
 which question (`questionId`), which part of it (`subField`: a matrix row, `TEXT`, `NPS_GROUP`, a
 choice's "other" text) and, for multi-select answers, which choice; it carries the raw value, its
 label and the response's last-modified date. Rows are keyed (`surveyId`, `responseId`, `answerKey`),
-so a re-exported (edited) response replaces its rows.
+so a re-exported (edited) response replaces its rows, and its lost answers get tombstones
+(`answer_keys.py`).
 
 When `responses` is synced too, the rows are built in the same pass over the same export file (see
 `SourceQualtrics.read`); alone, the stream runs its own exports with the same cursor logic.
