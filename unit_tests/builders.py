@@ -1,4 +1,4 @@
-"""Small builders for Qualtrics payloads, shaped like the recorded traffic in ../shared."""
+"""Small builders for Qualtrics payloads, shaped like real recorded Qualtrics traffic."""
 
 from __future__ import annotations
 

@@ -1,14 +1,13 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from source_qualtrics.streams.survey_questions import plain_text, question_records
 from unit_tests.builders import BASE_URL, config, envelope, survey
 from unit_tests.helpers import run_read, state_values
+from unit_tests.recordings import recording
 
-RECORDINGS = Path(__file__).resolve().parents[2] / "shared/qualtrics-recordings"
-RECORDING = RECORDINGS / "qualtRics/fetch_description/01_GET_survey-definitions_SV_3gbwq8aJgqPwQDP.json"
+RECORDED_DEFINITION = "qualtRics/fetch_description/01_GET_survey-definitions_SV_3gbwq8aJgqPwQDP.json"
 
 
 def definition(last_modified: str = "2024-01-01T00:00:00Z") -> dict:  # type: ignore[type-arg]
@@ -66,7 +65,7 @@ def test_questions_carry_choices_with_recodes_labels_and_their_block() -> None:
 
 
 def test_the_recorded_definition_flattens_into_one_record_per_question() -> None:
-    recorded = json.loads(RECORDING.read_text())["result"]
+    recorded = json.loads(recording(RECORDED_DEFINITION).read_text())["result"]
     records = list(question_records(recorded["SurveyID"], recorded))
     assert {r["questionId"] for r in records} == set(recorded["Questions"])
     assert all(r["questionText"] is None or "<" not in r["questionText"] for r in records)

@@ -4,7 +4,8 @@ Analysts want to filter and join by question, not parse a JSON blob of `QID17_3`
 which question (`questionId`), which part of it (`subField`: a matrix row, `TEXT`, `NPS_GROUP`, a
 choice's "other" text) and, for multi-select answers, which choice; it carries the raw value, its
 label and the response's last-modified date. Rows are keyed (`surveyId`, `responseId`, `answerKey`),
-so a re-exported (edited) response replaces its rows.
+so a re-exported (edited) response replaces its rows, and its lost answers get tombstones
+(`answer_keys.py`).
 
 It has its own per-survey cursors, with the same logic as `responses`. When both streams are synced
 at the same cursors, they ask for the very same exports, and the second stream reads the files the
@@ -13,37 +14,35 @@ first one downloaded in this sync (export_cache.py) instead of exporting again.
 
 from __future__ import annotations
 
-import re
+import logging
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from source_qualtrics.errors import QualtricsApiError
 from source_qualtrics.export import ExportTask
+from source_qualtrics.streams.answer_keys import (
+    field_parts,
+    possible_answer_keys,
+    row_identity,
+    tombstones,
+    was_edited,
+)
+from source_qualtrics.streams.base import what_to_grant
 from source_qualtrics.streams.responses import METADATA_KEYS, Responses
 
-_QUESTION_FIELD = re.compile(r"^(?:(?P<loop>\d+)_)?(?P<question>QID\d+)(?:_(?P<rest>.+))?$")
+logger = logging.getLogger("airbyte")
 
 
 def answer_rows(response: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
     """Long-format rows of one shaped `responses` record (see `to_record`)."""
     values = response.get("values") or {}
     labels = response.get("labels") or {}
-    base = {
-        "surveyId": response["surveyId"],
-        "responseId": response["responseId"],
-        "responseLastModified": response.get("lastModifiedDate"),
-        "recordedDate": response.get("recordedDate"),
-    }
+    base = row_identity(response)
     for field, value in values.items():
         if field in METADATA_KEYS or value is None:
             continue
-        match = _QUESTION_FIELD.match(field)
-        if match:
-            question_id, sub_field, loop = match.group("question"), match.group("rest"), match.group("loop")
-            kind = "answer"
-        else:
-            question_id, sub_field, loop, kind = None, None, None, "embeddedData"
         label = labels.get(field) if isinstance(labels, Mapping) else None
-        common = dict(base, field=field, questionId=question_id, subField=sub_field, loop=loop, kind=kind)
+        common = dict(base, **field_parts(field))
         if isinstance(value, list):
             label_list = (
                 label if isinstance(label, list) and len(label) == len(value) else [None] * len(value)
@@ -87,13 +86,45 @@ class QuestionAnswers(Responses):
     primary_key = ["surveyId", "responseId", "answerKey"]
     cursor_field = "responseLastModified"
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._possible_keys: dict[str, frozenset[str]] = {}
+
     @property
     def name(self) -> str:
         return "question_answers"
 
     def records_of(self, task: ExportTask, lines: Iterator[dict[str, Any]]) -> Iterator[Mapping[str, Any]]:
         for response in super().records_of(task, lines):
-            yield from answer_rows(response)
+            yield from self.rows_of(response)
 
     def expected_rows(self) -> int | None:
         return None  # rows per response vary with the answers given: no honest estimate up front
+
+    def rows_of(self, response: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+        """The response's answer rows, then a tombstone for each answer key an edit took away."""
+        rows = list(answer_rows(response))
+        yield from rows
+        if was_edited(response):
+            current = {row["answerKey"] for row in rows}
+            yield from tombstones(response, current, self.possible_keys(response["surveyId"]))
+
+    def possible_keys(self, survey_id: str) -> frozenset[str]:
+        """Answer keys the survey's export can hold: one definition GET per survey per sync, and only
+        for surveys with an edited response."""
+        if survey_id not in self._possible_keys:
+            try:
+                definition = self._client.get_result(f"survey-definitions/{survey_id}")
+            except QualtricsApiError as error:
+                if error.status not in (403, 404):
+                    raise
+                logger.warning(
+                    "question_answers: survey %s: no tombstones for edited responses (%s); removed answers "
+                    "of edited responses stay in deduplicated destinations. %s",
+                    survey_id,
+                    error,
+                    what_to_grant("view access to the survey definition", "read:surveys"),
+                )
+                definition = {}
+            self._possible_keys[survey_id] = possible_answer_keys(definition, self._config.export_options)
+        return self._possible_keys[survey_id]

@@ -43,6 +43,8 @@ class Column:
     name: str
     schema: dict[str, Any]
     description: str
+    #: for a list column (multi-select), the values its items can take: the options' recodes
+    items: tuple[str, ...] = ()
 
     def coerce(self, value: Any) -> Any:
         """Exports are typed already; this only guards against a recode sent as text, or vice versa."""
@@ -107,7 +109,8 @@ def _question_columns(question_id: str, question: Mapping[str, Any]) -> Iterator
     choices: Mapping[str, Any] = raw_choices if isinstance(raw_choices, Mapping) else {}
     if qtype == "MC":
         if selector in MULTI_SELECTORS:
-            yield Column(question_id, TEXT_LIST, f"{text} (chosen options' recodes)")
+            recodes = _recodes(choices, question.get("RecodeValues"))
+            yield Column(question_id, TEXT_LIST, f"{text} (chosen options' recodes)", recodes)
         else:
             yield Column(question_id, INTEGER, f"{text} (chosen option's recode)")
         if selector == "NPS":
@@ -127,13 +130,22 @@ def _question_columns(question_id: str, question: Mapping[str, Any]) -> Iterator
         # Likert rows hold recodes; other matrices (text entry, constant sum...) are kept as text
         sub_selector = question.get("SubSelector")
         kind = TEXT_LIST if sub_selector == "MultipleAnswer" else INTEGER if selector == "Likert" else TEXT
+        answers = _recodes(question.get("Answers"), question.get("RecodeValues")) if kind is TEXT_LIST else ()
         for row_id, row in choices.items():
             label = plain_text(row.get("Display")) if isinstance(row, Mapping) else row_id
-            yield Column(f"{question_id}_{row_id}", kind, f"{text} - {label}")
+            yield Column(f"{question_id}_{row_id}", kind, f"{text} - {label}", answers)
     elif qtype == "Slider":
         for row_id, row in choices.items():
             label = plain_text(row.get("Display")) if isinstance(row, Mapping) else row_id
             yield Column(f"{question_id}_{row_id}", NUMBER, f"{text} - {label}")
+
+
+def _recodes(options: Any, recodes: Any) -> tuple[str, ...]:
+    """What an export writes for each option: its recode when one is set, else its id."""
+    if not isinstance(options, Mapping):
+        return ()
+    recode_map = recodes if isinstance(recodes, Mapping) else {}
+    return tuple(str(recode_map.get(key, key)) for key in options)
 
 
 def _question_order(blocks: Mapping[str, Any]) -> dict[str, int]:
