@@ -51,9 +51,11 @@ def run_live(
     kill_when: Callable[[dict[str, Any], list[dict[str, Any]]], bool] | None = None,
     *,
     timeout: float = 600.0,
+    slim: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
 ) -> LiveRun:
     """Run `args`, timestamping every message; SIGKILL it once `kill_when(message, seen)` is true.
 
+    `slim` shrinks each message before it is kept (a million whole records would not fit in memory).
     Peak RSS comes from `wait4` on the child itself, so it is the connector's, not this process's.
     """
     with tempfile.TemporaryFile("w+") as stderr:
@@ -70,6 +72,8 @@ def run_live(
                 if not line.endswith("\n") or not line.startswith("{"):
                     continue  # a line cut short by the kill, or not a message
                 message = json.loads(line)
+                if slim is not None:
+                    message = slim(message)
                 messages.append(message)
                 arrivals.append(time.time())
                 if kill_when is not None and not killed and kill_when(message, messages):
