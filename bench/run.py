@@ -1,6 +1,6 @@
 """`make bench`: throughput, memory and many-survey figures against the local simulator.
 
-    python -m bench.run [--responses N] [--runs K] [--quick] [--output PATH]
+    python -m bench.run [--responses N] [--runs K] [--quick] [--output PATH] [--only slow-export|resume]
 
 1. Throughput: one survey with N responses. `source-qualtrics read` of `responses` runs as a real
    subprocess and its stdout is counted; in the same run the floor (`bench.floor`: download the same
@@ -8,6 +8,9 @@
 2. Memory: the connector's peak RSS (the child's `ru_maxrss`) at several survey sizes.
 3. Many surveys: S surveys whose exports take 2 s each on the server, rate limits on: wall time with
    `max_concurrent_exports=1` against the default, and how many 429s the simulator answered.
+4. Big brands (`bench/big.py`, run once each): 20 surveys where one export takes 60 s, against that
+   lower bound; and a 1M-response survey killed after its 2nd window and resumed (records emitted
+   twice, peak RSS). `--only slow-export` or `--only resume` runs one of them alone.
 
 Every figure is the median of K runs; the throughput pair is run once first, unmeasured, as a warm-up.
 Exports are built (and cached by the simulator) before the timed
@@ -21,20 +24,18 @@ import argparse
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
-from typing import Any
 
-import orjson
 import requests
 
-from testkit import SIM_TOKEN, Connector, configure, simulator_config, simulator_process
+from bench.big import resumed_backfill, slow_export
+from bench.measure import RunResult, connector_args, expect, log, measure
+from testkit import SIM_TOKEN, simulator_process
 
 HEADERS = {"X-API-TOKEN": SIM_TOKEN}
 RESULTS = Path(__file__).parent / "results" / "latest.md"
@@ -46,25 +47,6 @@ CONNECTOR_EXPORT_BODY = {
     "sortByLastModifiedDate": True,
     "allowContinuation": True,
 }
-RECORD_PREFIX = b'{"type":"RECORD"'
-STATE_PREFIX = b'{"type":"STATE"'
-
-
-@dataclass
-class RunResult:
-    records: int
-    seconds: float
-    first_record_seconds: float
-    peak_rss_mb: float
-
-    @property
-    def rate(self) -> float:
-        return self.records / self.seconds
-
-    @property
-    def streaming_rate(self) -> float:
-        """Records/s from the first record to the end: start-up and the export wait left out."""
-        return self.records / max(1e-9, self.seconds - self.first_record_seconds)
 
 
 # -- simulator ------------------------------------------------------------------------------------------
@@ -82,54 +64,6 @@ def build_export(base_url: str, survey_id: str) -> str:
         if result["status"] == "failed":
             raise RuntimeError(f"the simulator failed to build the export of {survey_id}")
         time.sleep(0.2)
-
-
-# -- measured subprocesses ------------------------------------------------------------------------------
-
-
-def measure(args: list[str], *, connector: bool) -> RunResult:
-    """Run a subprocess, count the records on its stdout and take its peak RSS from wait4()."""
-    with tempfile.TemporaryFile() as stderr:
-        began = time.perf_counter()
-        process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=stderr, bufsize=1 << 20)
-        assert process.stdout is not None
-        records = 0
-        counted = 0.0
-        first = 0.0
-        for line in process.stdout:
-            if connector:
-                if line.startswith(RECORD_PREFIX):
-                    records += 1
-                    if records == 1:
-                        first = time.perf_counter() - began
-                elif line.startswith(STATE_PREFIX):
-                    counted += orjson.loads(line)["state"]["sourceStats"]["recordCount"]
-            elif line.strip():
-                records += 1
-                if records == 1:
-                    first = time.perf_counter() - began
-        _, status, usage = os.wait4(process.pid, 0)
-        seconds = time.perf_counter() - began
-        process.returncode = os.waitstatus_to_exitcode(status)
-        if process.returncode != 0:
-            stderr.seek(0)
-            raise RuntimeError(f"{args[0]} exited {process.returncode}: {stderr.read()[-2000:]!r}")
-    if connector and counted != records:
-        raise RuntimeError(f"STATE sourceStats count {counted} records, stdout has {records}")
-    return RunResult(records, seconds, first, usage.ru_maxrss / 1024.0)
-
-
-def connector_args(workdir: Path, base_url: str, **settings: Any) -> list[str]:
-    """`read` of `responses`, configured from the connector's own discover output."""
-    connector = Connector(workdir / "connector")
-    config = simulator_config(base_url, **settings)
-    return connector.args("read", config, catalog=configure(connector.discover(config), "responses"))
-
-
-def expect(result: RunResult, records: int, what: str) -> RunResult:
-    if result.records != records:
-        raise RuntimeError(f"{what}: {result.records} records, expected {records}")
-    return result
 
 
 # -- the three parts ------------------------------------------------------------------------------------
@@ -283,10 +217,6 @@ def report(
     return "\n".join(lines) + "\n"
 
 
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n\n")[0])
     parser.add_argument("--responses", type=int, default=200_000, help="responses for the throughput run")
@@ -300,15 +230,44 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--export-seconds", type=float, default=2.0, help="server-side time per export")
     parser.add_argument("--skip-surveys", action="store_true", help="leave out the many-surveys part")
     parser.add_argument("--quick", action="store_true", help="small sizes, one run: a smoke test")
+    parser.add_argument(
+        "--only",
+        choices=("slow-export", "resume"),
+        help="run one big-brand figure alone (bench/big.py): the slow export, or the killed backfill",
+    )
+    parser.add_argument("--slow-surveys", type=int, default=20, help="surveys in the slow-export run")
+    parser.add_argument("--slow-seconds", type=float, default=60.0, help="the slow export's server time")
+    parser.add_argument(
+        "--resume-responses", type=int, default=1_000_000, help="responses of the killed-backfill survey"
+    )
     parser.add_argument("--output", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     if args.quick:
         args.responses, args.runs, args.memory_sizes, args.surveys = 20_000, 1, "10000", 8
+        args.slow_surveys, args.slow_seconds, args.resume_responses = 6, 10.0, 40_000
     return args
+
+
+def big_brand(workdir: Path, args: argparse.Namespace, parts: tuple[str, ...]) -> str:
+    """The big-brand figures (bench/big.py), each run once: they take minutes by design."""
+    sections: list[str] = []
+    if "slow-export" in parts:
+        log(f"slow export: {args.slow_surveys} surveys, one export of {args.slow_seconds:g} s")
+        sections += ["", *slow_export(workdir, args.slow_surveys, args.slow_seconds).section()]
+    if "resume" in parts:
+        log(f"killed and resumed backfill: {args.resume_responses:,} responses")
+        sections += ["", *resumed_backfill(workdir, args.resume_responses).section()]
+    return "\n".join(sections) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.only:
+        with tempfile.TemporaryDirectory(prefix="qualtrics-bench-") as tmp:
+            when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+            table = f"Benchmark of {when}, `--only {args.only}`.\nMachine: {machine()}.\n"
+            table += big_brand(Path(tmp), args, (args.only,))
+        return write(table, args.output.with_name(f"{args.only}.md"))
     sizes = sorted({int(size) for size in args.memory_sizes.split(",") if size} | {args.responses})
     with tempfile.TemporaryDirectory(prefix="qualtrics-bench-") as tmp:
         workdir = Path(tmp)
@@ -324,11 +283,15 @@ def main(argv: list[str] | None = None) -> int:
                 f"many surveys: {args.surveys} surveys, {args.export_seconds:g} s exports, {args.runs} run(s)"
             )
             survey_runs = many_surveys(workdir, args.surveys, args.runs, args.export_seconds)
-    table = report(args, throughput_runs, memory_runs, survey_runs)
+        big = big_brand(workdir, args, ("slow-export", "resume"))
+    return write(report(args, throughput_runs, memory_runs, survey_runs) + big, args.output)
+
+
+def write(table: str, output: Path) -> int:
     print(table)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(table)
-    log(f"written to {args.output}")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(table)
+    log(f"written to {output}")
     return 0
 
 

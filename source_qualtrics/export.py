@@ -338,12 +338,10 @@ class ExportScheduler:
         self._failed_exports[task.survey_id] += 1
         failures = self._failed_exports[task.survey_id]
         if failures >= timing.failed_exports_per_survey:
-            raise ExportFailed(
-                task.survey_id,
+            raise too_large(
+                task,
                 f"Qualtrics failed {failures} exports of this survey in this sync, the last one of "
-                f"{task.describe()}. Qualtrics fails exports over its size limit (1.8 GB; 1M records per "
-                "file) this way, and narrower windows did not get under it, or the failure is on "
-                "Qualtrics' side: retry later, or export fewer fields (Question IDs, Embedded data)",
+                f"{task.describe()}",
             )
         halves = self.split(task) if job.attempts >= 2 else None
         if halves:
@@ -356,6 +354,10 @@ class ExportScheduler:
             self._running.remove(job)
             self._pending.extendleft(reversed(halves))
             return
+        if job.attempts >= timing.job_attempts:  # and it cannot be cut any smaller
+            raise too_large(
+                task, f"Qualtrics failed {job.attempts} exports of {task.describe()}, too narrow to split"
+            )
         self.exporter.restart(job, f"Qualtrics reported export {job.progress_id} as failed")
 
     def _download(self, job: ExportJob, file_id: str, token: Any) -> ExportReady | SurveyFailure:
@@ -385,6 +387,16 @@ class ExportScheduler:
             f"{job.task.survey_id} {job.percent:.0f}% after {now - job.began:.0f} s" for job in self._running
         )
         logger.info("%s: waiting for %d export(s): %s", self.label, len(self._running), running)
+
+
+def too_large(task: ExportTask, what: str) -> ExportFailed:
+    """A survey given up after failed exports: Qualtrics gives no reason, its size limit is the likely one."""
+    return ExportFailed(
+        task.survey_id,
+        f"{what}. Qualtrics fails exports over its size limit (1.8 GB; 1M records per "
+        "file) this way, and narrower windows did not get under it, or the failure is on "
+        "Qualtrics' side: retry later, or export fewer fields (Question IDs, Embedded data)",
+    )
 
 
 def as_export_failure(survey_id: str, error: QualtricsApiError, step: str) -> ExportFailed:

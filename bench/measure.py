@@ -1,0 +1,85 @@
+"""Measured connector runs: records counted on stdout, wall time, time to first record, peak RSS."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from testkit import Connector, configure, simulator_config
+
+RECORD_PREFIX = b'{"type":"RECORD"'
+STATE_PREFIX = b'{"type":"STATE"'
+
+
+@dataclass
+class RunResult:
+    records: int
+    seconds: float
+    first_record_seconds: float
+    peak_rss_mb: float
+
+    @property
+    def rate(self) -> float:
+        return self.records / self.seconds
+
+    @property
+    def streaming_rate(self) -> float:
+        """Records/s from the first record to the end: start-up and the export wait left out."""
+        return self.records / max(1e-9, self.seconds - self.first_record_seconds)
+
+
+def measure(args: list[str], *, connector: bool) -> RunResult:
+    """Run a subprocess, count the records on its stdout and take its peak RSS from wait4()."""
+    with tempfile.TemporaryFile() as stderr:
+        began = time.perf_counter()
+        process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=stderr, bufsize=1 << 20)
+        assert process.stdout is not None
+        records = 0
+        counted = 0.0
+        first = 0.0
+        for line in process.stdout:
+            if connector:
+                if line.startswith(RECORD_PREFIX):
+                    records += 1
+                    if records == 1:
+                        first = time.perf_counter() - began
+                elif line.startswith(STATE_PREFIX):
+                    counted += orjson.loads(line)["state"]["sourceStats"]["recordCount"]
+            elif line.strip():
+                records += 1
+                if records == 1:
+                    first = time.perf_counter() - began
+        _, status, usage = os.wait4(process.pid, 0)
+        seconds = time.perf_counter() - began
+        process.returncode = os.waitstatus_to_exitcode(status)
+        if process.returncode != 0:
+            stderr.seek(0)
+            raise RuntimeError(f"{args[0]} exited {process.returncode}: {stderr.read()[-2000:]!r}")
+    if connector and counted != records:
+        raise RuntimeError(f"STATE sourceStats count {counted} records, stdout has {records}")
+    return RunResult(records, seconds, first, usage.ru_maxrss / 1024.0)
+
+
+def connector_args(workdir: Path, base_url: str, **settings: Any) -> list[str]:
+    """`read` of `responses`, configured from the connector's own discover output."""
+    connector = Connector(workdir / "connector")
+    config = simulator_config(base_url, **settings)
+    return connector.args("read", config, catalog=configure(connector.discover(config), "responses"))
+
+
+def expect(result: RunResult, records: int, what: str) -> RunResult:
+    if result.records != records:
+        raise RuntimeError(f"{what}: {result.records} records, expected {records}")
+    return result
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)

@@ -1,0 +1,264 @@
+"""The export scheduler against a scripted Qualtrics on a fake clock: order, cadence, splits, budgets.
+
+`FakeExports` plays the three export endpoints: each export takes its survey's duration on the fake
+clock, then completes or fails as the test's `outcome` decides. Sleeping advances the clock, so an
+hour of polling runs in milliseconds and every poll's time is exact.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import pytest
+
+from source_qualtrics.dates import instant
+from source_qualtrics.export import (
+    ExportReady,
+    ExportScheduler,
+    ExportTask,
+    ExportTiming,
+    ResponseExporter,
+    SurveyFailure,
+)
+from source_qualtrics.export_cache import ExportCache
+from source_qualtrics.windows import Window
+
+Outcome = Callable[[str, dict[str, Any], int], str]  # (survey, body, attempt of that body) -> status
+
+
+def always_complete(survey_id: str, body: dict[str, Any], attempt: int) -> str:
+    return "complete"
+
+
+@dataclass
+class Started:
+    progress_id: str
+    survey_id: str
+    body: dict[str, Any]
+    at: float
+    polls: list[float] = field(default_factory=list)
+
+
+class FakeExports:
+    """The export endpoints of `QualtricsClient`, scripted: durations per survey, outcomes per body."""
+
+    def __init__(self, durations: dict[str, float], outcome: Outcome = always_complete) -> None:
+        self.now = 0.0
+        self.durations = durations
+        self.outcome = outcome
+        self.started: dict[str, Started] = {}
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+    def post_result(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        progress_id = f"ES_{len(self.started)}"
+        self.started[progress_id] = Started(progress_id, path.split("/")[1], dict(body), self.now)
+        return {"progressId": progress_id, "percentComplete": 0.0, "status": "inProgress"}
+
+    def get_result(self, path: str) -> dict[str, Any]:
+        job = self.started[path.rsplit("/", 1)[1]]
+        job.polls.append(self.now)
+        if self.now - job.at < self.durations[job.survey_id]:
+            return {"percentComplete": 50.0, "status": "inProgress"}
+        attempt = sum(1 for other in self.started.values() if other.body == job.body and other.at <= job.at)
+        status = self.outcome(job.survey_id, job.body, attempt)
+        if status == "failed":
+            return {"fileId": None, "percentComplete": 100.0, "status": "failed"}
+        return {"fileId": f"file-{job.progress_id}", "percentComplete": 100.0, "status": "complete"}
+
+    def download(self, path: str, sink: IO[bytes], chunk_size: int = 1 << 20) -> int:
+        data = b'{"responseId": "R_1", "values": {}}\n'
+        sink.write(data)
+        return len(data)
+
+    def posts(self, survey_id: str | None = None) -> list[Started]:
+        return [job for job in self.started.values() if survey_id in (None, job.survey_id)]
+
+
+def whole(survey_id: str) -> ExportTask:
+    return ExportTask(survey_id, {"format": "ndjson", "survey": survey_id})
+
+
+def scheduler(
+    fake: FakeExports,
+    tasks: list[ExportTask],
+    tmp_path: Path,
+    *,
+    concurrency: int = 4,
+    timing: ExportTiming | None = None,
+    cache: ExportCache | None = None,
+    split: Callable[[ExportTask], list[ExportTask] | None] = lambda task: None,
+) -> ExportScheduler:
+    exporter = ResponseExporter(
+        fake,  # type: ignore[arg-type]  # the export endpoints are all the exporter calls
+        lambda: tmp_path,
+        timing=timing or ExportTiming(),
+        sleep=fake.sleep,
+        clock=fake.clock,
+    )
+    return ExportScheduler(exporter, tasks, concurrency, cache or ExportCache(), split=split)
+
+
+def outcomes(run: ExportScheduler, fake: FakeExports) -> Iterator[tuple[float, ExportReady | SurveyFailure]]:
+    """Each result with its time, handled as the stream does: files released, failed surveys dropped."""
+    for result in run.results():
+        yield fake.now, result
+        if isinstance(result, ExportReady):
+            result.exported.release()
+        else:
+            run.drop_survey(result.task.survey_id)
+
+
+# -- completion order and cadence ---------------------------------------------------------------------
+
+
+def test_files_come_back_in_the_order_their_exports_finish_not_the_planned_order(tmp_path: Path) -> None:
+    fake = FakeExports({"SV_slow": 40.0, "SV_b": 3.0, "SV_c": 1.0, "SV_d": 2.0, "SV_e": 1.0})
+    tasks = [whole(survey) for survey in ("SV_slow", "SV_b", "SV_c", "SV_d", "SV_e")]
+    results = list(outcomes(scheduler(fake, tasks, tmp_path, concurrency=2), fake))
+    order = [result.task.survey_id for _, result in results]
+    assert order[-1] == "SV_slow", "one slow export holds back nothing"
+    assert set(order[:-1]) == {"SV_b", "SV_c", "SV_d", "SV_e"}
+    fast_done = max(at for at, result in results if result.task.survey_id != "SV_slow")
+    assert fast_done < 15.0, "the fast surveys are all handed back long before the slow one is ready"
+
+
+def test_a_finished_export_is_noticed_within_five_seconds(tmp_path: Path) -> None:
+    fake = FakeExports({"SV_slow": 41.3})
+    ((noticed, result),) = list(outcomes(scheduler(fake, [whole("SV_slow")], tmp_path), fake))
+    assert isinstance(result, ExportReady)
+    assert 41.3 <= noticed <= 41.3 + 5.0
+    polls = fake.posts()[0].polls
+    gaps = [later - earlier for earlier, later in zip(polls, polls[1:], strict=False)]
+    assert gaps[0] == pytest.approx(0.75) and max(gaps) == pytest.approx(5.0), gaps
+
+
+def test_a_restarted_export_polls_on_a_fresh_cadence(tmp_path: Path) -> None:
+    """The first attempt fails after 30 s, when its polls are 5 s apart; the second starts at 0.5 s again."""
+    fake = FakeExports(
+        {"SV_a": 30.0}, outcome=lambda survey, body, attempt: "failed" if attempt == 1 else "complete"
+    )
+    ((_, result),) = list(outcomes(scheduler(fake, [whole("SV_a")], tmp_path), fake))
+    assert isinstance(result, ExportReady)
+    first, second = fake.posts("SV_a")
+    assert first.polls[-1] - first.polls[-2] == pytest.approx(5.0)
+    assert second.polls[0] - second.at == pytest.approx(0.5)
+    assert second.polls[1] - second.polls[0] == pytest.approx(0.75)
+
+
+def test_waiting_is_logged_at_the_configured_interval_while_exports_run(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake = FakeExports({"SV_slow": 100.0})
+    timing = ExportTiming(log_every_seconds=30.0)
+    stamped: list[tuple[float, str]] = []
+
+    class Stamp(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            stamped.append((fake.now, record.getMessage()))
+
+    handler = Stamp()
+    logging.getLogger("airbyte").addHandler(handler)
+    try:
+        list(outcomes(scheduler(fake, [whole("SV_slow")], tmp_path, timing=timing), fake))
+    finally:
+        logging.getLogger("airbyte").removeHandler(handler)
+    started = [at for at, message in stamped if "export ES_0 started" in message]
+    waiting = [at for at, message in stamped if "waiting for 1 export(s): SV_slow" in message]
+    assert started == [0.0], "a log line as the export starts"
+    beats = [0.0, *waiting, 100.0]
+    assert len(waiting) >= 3
+    assert max(later - earlier for earlier, later in zip(beats, beats[1:], strict=False)) <= 30.0 + 5.0
+
+
+# -- failures: retry, split, budget, floor ----------------------------------------------------------
+
+
+def window_task(survey_id: str, window: Window) -> ExportTask:
+    return ExportTask(survey_id, {"format": "ndjson", **window.body_dates()}, window)
+
+
+def halving(now: str, earliest: str) -> Callable[[ExportTask], list[ExportTask] | None]:
+    def split(task: ExportTask) -> list[ExportTask] | None:
+        assert task.window is not None
+        halves = task.window.halves(instant(now), instant(earliest))
+        return [window_task(task.survey_id, half) for half in halves] if halves else None
+
+    return split
+
+
+def too_large_unless_closed(survey_id: str, body: dict[str, Any], attempt: int) -> str:
+    """Qualtrics fails the whole-range export (no dates) for size; any narrower window fits."""
+    return "complete" if "endDate" in body or "startDate" in body else "failed"
+
+
+def test_a_window_that_fails_twice_is_exported_in_halves(tmp_path: Path) -> None:
+    fake = FakeExports({"SV_big": 1.0}, outcome=too_large_unless_closed)
+    task = window_task("SV_big", Window(None, None))
+    split = halving("2025-01-01T00:00:00Z", "2024-01-01T00:00:00Z")
+    results = [result for _, result in outcomes(scheduler(fake, [task], tmp_path, split=split), fake)]
+    assert all(isinstance(result, ExportReady) for result in results)
+    windows = [result.task.window for result in results]
+    middle = instant("2024-07-02T00:00:00Z")
+    assert sorted(windows, key=lambda w: w is not None and w.end is None) == [
+        Window(None, middle),
+        Window(middle, None),
+    ]
+    bodies = [job.body for job in fake.posts()]
+    assert bodies[:2] == [task.body, task.body], "the same export is tried once more before splitting"
+    assert len(bodies) == 4
+
+
+def test_a_survey_gives_up_after_its_failure_budget_and_the_others_still_sync(tmp_path: Path) -> None:
+    fake = FakeExports(
+        {"SV_doomed": 1.0, "SV_fine": 1.0},
+        outcome=lambda survey, body, attempt: "failed" if survey == "SV_doomed" else "complete",
+    )
+    timing = ExportTiming(failed_exports_per_survey=5)
+    tasks = [window_task("SV_doomed", Window(None, None)), whole("SV_fine")]
+    split = halving("2025-01-01T00:00:00Z", "2020-01-01T00:00:00Z")
+    results = [r for _, r in outcomes(scheduler(fake, tasks, tmp_path, timing=timing, split=split), fake)]
+    failures = [r for r in results if isinstance(r, SurveyFailure)]
+    assert len(failures) == 1 and failures[0].failure.survey_id == "SV_doomed"
+    assert "failed 5 exports" in failures[0].failure.reason
+    assert [r.task.survey_id for r in results if isinstance(r, ExportReady)] == ["SV_fine"]
+    assert len(fake.posts("SV_doomed")) <= 5 + 4, "exports still running when it gave up are abandoned"
+
+
+def test_a_window_too_narrow_to_split_fails_naming_the_size_limit_and_the_window(tmp_path: Path) -> None:
+    fake = FakeExports({"SV_dense": 1.0}, outcome=lambda survey, body, attempt: "failed")
+    narrow = Window(instant("2025-03-01T10:00:00Z"), instant("2025-03-01T10:15:00Z"))
+    split = halving("2025-06-01T00:00:00Z", "2025-01-01T00:00:00Z")
+    results = [
+        r
+        for _, r in outcomes(scheduler(fake, [window_task("SV_dense", narrow)], tmp_path, split=split), fake)
+    ]
+    (failure,) = results
+    assert isinstance(failure, SurveyFailure)
+    reason = failure.failure.reason
+    assert "size limit" in reason and narrow.describe() in reason, reason
+    assert not failure.failure.is_config_error
+    assert len(fake.posts()) == ExportTiming().job_attempts
+
+
+# -- the per-sync cache -----------------------------------------------------------------------------
+
+
+def test_a_second_stream_reuses_the_file_of_the_same_export_without_exporting_again(tmp_path: Path) -> None:
+    fake = FakeExports({"SV_a": 2.0, "SV_b": 2.0})
+    cache = ExportCache(readers=2)
+    tasks = [whole("SV_a"), whole("SV_b")]
+    first = [r for _, r in outcomes(scheduler(fake, tasks, tmp_path, cache=cache), fake)]
+    assert len(fake.posts()) == 2 and all(isinstance(r, ExportReady) for r in first)
+    second = [r for _, r in outcomes(scheduler(fake, tasks, tmp_path, cache=cache), fake)]
+    assert len(fake.posts()) == 2, "no new export"
+    assert {r.task.survey_id for r in second} == {"SV_a", "SV_b"}
+    assert not list(tmp_path.iterdir()), "each file is deleted once both readers are done"
