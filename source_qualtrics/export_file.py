@@ -20,7 +20,7 @@ from source_qualtrics.errors import ExportFailed
 
 ZIP_MAGIC = b"PK\x03\x04"
 SKIPPED_LINES = frozenset({b"", b"{}"})  # real exports contain both
-READ_CHUNK = 1 << 20
+READ_CHUNK = 1 << 18  # inflated bytes per read: larger blocks measured no faster, and cost memory
 
 
 class MalformedExportLine(ExportFailed):

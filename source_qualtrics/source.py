@@ -150,7 +150,7 @@ class SourceQualtrics(AbstractSource):
         logger.addFilter(quiet)
         try:
             for message in super().read(logger, config, catalog, state):
-                if self.rejected is not None and is_error_trace(message):
+                if message.type == Type.TRACE and self.rejected is not None and is_error_trace(message):
                     continue  # replaced by the single error raised below
                 yield message
         except AirbyteTracedException:

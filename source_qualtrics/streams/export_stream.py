@@ -85,6 +85,10 @@ class SurveyExportStream(Stream):
         """Rows this sync will emit, if known before any export finishes (for a progress bar)."""
         return None
 
+    def expected_size(self, survey_id: str) -> int:
+        """Responses this survey's exports hold, if planning learned it (0: unknown)."""
+        return 0
+
     def split(self, task: ExportTask) -> list[ExportTask] | None:
         """Smaller tasks covering the same responses, for an export Qualtrics failed (None: cannot)."""
         return None
@@ -105,6 +109,9 @@ class SurveyExportStream(Stream):
     ) -> Iterable[Mapping[str, Any] | None]:
         self._failures, self._ready = [], {}
         tasks = [task for survey_id in self._sync.survey_ids() for task in self.tasks(survey_id, sync_mode)]
+        # Longest exports first (by the response counts read while planning): a big survey's export
+        # then runs while the small ones come and go, instead of starting last and ending the sync late.
+        tasks.sort(key=lambda task: -self.expected_size(task.survey_id))
         self._expected_rows = self.expected_rows()
         concurrency = self._config.max_concurrent_exports
         self._scheduler = ExportScheduler(
