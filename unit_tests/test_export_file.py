@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from source_qualtrics import export_file
+from source_qualtrics import export_file, zip_member
 from source_qualtrics.export_file import (
     CorruptExport,
     iter_export_file,
@@ -121,3 +121,47 @@ def test_a_parse_error_mid_file_names_the_line_and_member(tmp_path: Path) -> Non
     path = write(tmp_path / "bad-line.zip", zip_of({"export.ndjson": good + b"not json\n" + good}))
     with pytest.raises(export_file.MalformedExportLine, match=r"line \d+ of export.ndjson"):
         list(iter_export_file(path, SV))
+
+
+# -- zip_member: zlib-ng inflating what zipfile's directory describes ------------------------------------
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.dictionaries(
+        st.sampled_from(["a.ndjson", "b.ndjson", "c.json"]), st.binary(max_size=5000), min_size=1
+    ),
+    st.sampled_from([zipfile.ZIP_DEFLATED, zipfile.ZIP_STORED]),
+)
+def test_zlib_ng_inflates_every_member_to_what_zipfile_reads(
+    tmp_path_factory: pytest.TempPathFactory, members: dict[str, bytes], method: int
+) -> None:
+    path = tmp_path_factory.mktemp("zips") / "export.zip"
+    with zipfile.ZipFile(path, "w", method) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    assert zip_member.zlib is not None, "zlib-ng is a dependency: the fast path is what runs"
+    with path.open("rb") as handle, zipfile.ZipFile(handle) as archive:
+        read = {
+            m.filename: b"".join(zip_member.member_content(archive, handle, m)) for m in archive.infolist()
+        }
+    assert read == members
+
+
+def test_inflated_pieces_stay_bounded_however_well_the_data_compresses(tmp_path: Path) -> None:
+    data = b"{}\n" * 400_000  # 1.2 MB that deflate squeezes into a few kB
+    path = write(tmp_path / "bomb.zip", zip_of({"export.ndjson": data}))
+    with path.open("rb") as handle, zipfile.ZipFile(handle) as archive:
+        pieces = list(zip_member.member_content(archive, handle, archive.infolist()[0]))
+    assert max(len(piece) for piece in pieces) <= zip_member.PIECE
+    assert b"".join(pieces) == data
+
+
+def test_without_zlib_ng_zipfile_reads_and_checks_the_same(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Where no zlib-ng wheel exists, zipfile's own reader does the work, with the same checks."""
+    monkeypatch.setattr(zip_member, "zlib", None)
+    records = [response(f"R_{i:015d}") for i in range(300)]
+    good = zip_of({"export.ndjson": ndjson(records)})
+    assert list(iter_export_file(write(tmp_path / "good.zip", good), SV)) == records
+    with pytest.raises(CorruptExport):
+        verify_export_file(write(tmp_path / "bad.zip", flip_byte_inside_member(good)))

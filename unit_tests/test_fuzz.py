@@ -74,7 +74,7 @@ def test_any_datacenter_text_normalises_or_is_refused_clearly(text: str) -> None
 def test_the_export_line_parser_yields_objects_or_names_the_bad_line(lines: list[bytes]) -> None:
     stream = io.BytesIO(b"\n".join(line.replace(b"\n", b" ") for line in lines))
     try:
-        for record in parse_records(stream, "SV_fuzz", "fuzz.ndjson", chunk_size=5):
+        for record in parse_records(iter(lambda: stream.read(5), b""), "SV_fuzz", "fuzz.ndjson"):
             assert isinstance(record, dict)
     except ExportFailed as error:
         assert error.survey_id == "SV_fuzz" and "line " in error.reason and "fuzz.ndjson" in error.reason
