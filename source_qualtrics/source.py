@@ -42,6 +42,7 @@ from source_qualtrics.streams.per_survey import per_survey_streams
 from source_qualtrics.streams.question_answers import QuestionAnswers
 from source_qualtrics.streams.response_state import SurveyCursor, export_positions
 from source_qualtrics.streams.responses import Responses
+from source_qualtrics.streams.survey_definitions import SurveyDefinitions
 from source_qualtrics.streams.surveys import Surveys
 from source_qualtrics.sync import SyncContext, survey_list_forbidden
 
@@ -178,11 +179,12 @@ class SourceQualtrics(AbstractSource):
         sync = self._sync = SyncContext(self.make_client(parsed), parsed)
         sync.exports.readers = shared_export_readers(self._selected, self._state_in)
         export_args: dict[str, Any] = {"timing": self._export_timing, "sleep": self._sleep}
+        definitions = SurveyDefinitions(sync)  # one read of a survey's definition per sync, for every stream
         streams: list[Stream] = [
             Surveys(sync),
             Responses(sync, **export_args),
-            QuestionAnswers(sync, **export_args),
-            *survey_structure_streams(sync),
+            QuestionAnswers(sync, definitions, **export_args),
+            *survey_structure_streams(sync, definitions),
             InProgressResponses(sync, **export_args),
             *directory_streams(sync, **export_args),
             *(per_survey_streams(sync, **export_args) if parsed.per_survey_streams else []),

@@ -39,6 +39,7 @@ class SyncContext:
         self.started_at: DateTime = now()
         self.exports = ExportCache()
         self._surveys: list[dict[str, Any]] | None = None
+        self._by_id: dict[str, dict[str, Any]] = {}
         self._details: dict[str, dict[str, Any] | None] = {}
         self._spool_dir: Path | None = None
 
@@ -55,7 +56,13 @@ class SyncContext:
                 if error.status == 403:
                     raise survey_list_forbidden(self.client.host, error) from None
                 raise
+            self._by_id = {survey["id"]: survey for survey in self._surveys}
         return self._surveys
+
+    def listed(self, survey_id: str) -> Mapping[str, Any]:
+        """The survey's entry in the list (empty for a configured id the list does not show)."""
+        self.surveys()
+        return self._by_id.get(survey_id, {})
 
     def survey_ids(self) -> list[str]:
         """The configured surveys, else every listed survey."""

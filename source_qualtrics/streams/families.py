@@ -55,9 +55,8 @@ def directory_streams(
     ]
 
 
-def survey_structure_streams(sync: SyncContext) -> list[Stream]:
+def survey_structure_streams(sync: SyncContext, definitions: SurveyDefinitions) -> list[Stream]:
     """`survey_questions` and the streams cut from the same definitions share one reader per sync."""
-    definitions = SurveyDefinitions(sync)
     return [
         SurveyQuestions(definitions),
         *structure_streams(definitions),

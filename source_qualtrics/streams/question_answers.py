@@ -18,7 +18,6 @@ import logging
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from source_qualtrics.errors import QualtricsApiError
 from source_qualtrics.export import ExportTask
 from source_qualtrics.streams.answer_keys import (
     field_parts,
@@ -27,8 +26,9 @@ from source_qualtrics.streams.answer_keys import (
     tombstones,
     was_edited,
 )
-from source_qualtrics.streams.base import what_to_grant
 from source_qualtrics.streams.responses import METADATA_KEYS, Responses
+from source_qualtrics.streams.survey_definitions import SurveyDefinitions
+from source_qualtrics.sync import SyncContext
 
 logger = logging.getLogger("airbyte")
 
@@ -86,8 +86,9 @@ class QuestionAnswers(Responses):
     primary_key = ["surveyId", "responseId", "answerKey"]
     cursor_field = "responseLastModified"
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, sync: SyncContext, definitions: SurveyDefinitions, **kwargs: Any) -> None:
+        super().__init__(sync, **kwargs)
+        self._definitions = definitions
         self._possible_keys: dict[str, frozenset[str]] = {}
 
     @property
@@ -110,21 +111,17 @@ class QuestionAnswers(Responses):
             yield from tombstones(response, current, self.possible_keys(response["surveyId"]))
 
     def possible_keys(self, survey_id: str) -> frozenset[str]:
-        """Answer keys the survey's export can hold: one definition GET per survey per sync, and only
-        for surveys with an edited response."""
+        """Answer keys the survey's export can hold, from the sync's shared definition reader (one read
+        per survey per sync, whichever stream asks first), and only for surveys with an edited response."""
         if survey_id not in self._possible_keys:
-            try:
-                definition = self._client.get_result(f"survey-definitions/{survey_id}")
-            except QualtricsApiError as error:
-                if error.status not in (403, 404):
-                    raise
+            definitions = self._definitions
+            definition = definitions.definition(survey_id, definitions.last_modified(survey_id), self.name)
+            if definition is None:  # the reader said why; what it costs here:
                 logger.warning(
-                    "question_answers: survey %s: no tombstones for edited responses (%s); removed answers "
-                    "of edited responses stay in deduplicated destinations. %s",
+                    "question_answers: survey %s: no tombstones, so answers removed by edits stay in "
+                    "deduplicated destinations",
                     survey_id,
-                    error,
-                    what_to_grant("view access to the survey definition", "read:surveys"),
                 )
-                definition = {}
-            self._possible_keys[survey_id] = possible_answer_keys(definition, self._config.export_options)
+            keys = possible_answer_keys(definition or {}, self._config.export_options)
+            self._possible_keys[survey_id] = keys
         return self._possible_keys[survey_id]

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from source_qualtrics.dates import DateTime, Duration, parse_instant
+from source_qualtrics.streams.partitioned_state import load_partitions
 from source_qualtrics.windows import Window
 
 TOKEN_MAX_AGE = Duration(days=6, hours=12)  # Qualtrics says a week; stay clear of the edge
@@ -79,12 +80,9 @@ class SurveyCursor:
 
 def export_positions(state: Mapping[str, Any] | None) -> dict[str, tuple[Any, ...]]:
     """Per survey, what decides the next export (token, newest timestamp, backfill windows): two
-    streams at the same positions ask for the very same exports. Damaged entries compare as absent."""
-    positions: dict[str, tuple[Any, ...]] = {}
-    for entry in (state or {}).get("states") or []:
-        partition = entry.get("partition") if isinstance(entry, Mapping) else None
-        cursor = entry.get("cursor") if isinstance(entry, Mapping) else None
-        if isinstance(partition, Mapping) and isinstance(cursor, Mapping):
-            keys = ("continuationToken", "lastModifiedDate", "backfill")
-            positions[str(partition.get("survey_id"))] = tuple(repr(cursor.get(key)) for key in keys)
-    return positions
+    streams at the same positions ask for the very same exports (a damaged state was refused earlier)."""
+    keys = ("continuationToken", "lastModifiedDate", "backfill")
+    return {
+        survey_id: tuple(repr(cursor.get(key)) for key in keys)
+        for survey_id, cursor in load_partitions(state, "responses").items()
+    }

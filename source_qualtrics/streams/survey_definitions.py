@@ -28,7 +28,7 @@ from source_qualtrics.sync import SyncContext
 logger = logging.getLogger("airbyte")
 
 #: the parts of a definition the definition-fed streams read; the rest (flow, options, scoring) is dropped
-KEPT_PARTS = ("SurveyID", "LastModified", "Questions", "Blocks")
+KEPT_PARTS = ("SurveyID", "LastModified", "Questions", "Blocks", "SurveyFlow")
 DEFINITION_PERMISSION = "view access to the survey definition (the survey shared with the token's user)"
 DEFINITION_SCOPE = "read:surveys"
 
@@ -47,7 +47,7 @@ class SurveyDefinitions:
 
     def last_modified(self, survey_id: str) -> str | None:
         """The survey's `lastModified` as this sync's survey list gives it."""
-        modified = next((s.get("lastModified") for s in self._sync.surveys() if s["id"] == survey_id), None)
+        modified = self._sync.listed(survey_id).get("lastModified")
         return modified if isinstance(modified, str) else None
 
     def definition(self, survey_id: str, modified: str | None, stream: str) -> Mapping[str, Any] | None:
