@@ -26,6 +26,7 @@ API_PATH = "/API/v3"
 DEFAULT_MAX_CONCURRENT_EXPORTS = 4
 DEFAULT_RESPONSES_PER_EXPORT = 250_000
 DEFAULT_RECHECK_HOURS = 24
+DEFAULT_IN_PROGRESS_LOOKBACK_DAYS = 183
 
 _DATACENTER_ID = re.compile(r"^[a-z]{2,4}[0-9]{0,2}$")
 _HOST_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
@@ -88,6 +89,7 @@ class QualtricsConfig:
     newest_first: bool = False
     skip_unchanged_surveys: bool = False
     unchanged_survey_recheck_hours: int = DEFAULT_RECHECK_HOURS
+    in_progress_lookback_days: int = DEFAULT_IN_PROGRESS_LOOKBACK_DAYS
 
     @property
     def host(self) -> str:
@@ -141,6 +143,13 @@ def parse_config(raw: Mapping[str, Any]) -> QualtricsConfig:
             DEFAULT_RECHECK_HOURS,
             1,
             720,
+        ),
+        in_progress_lookback_days=_bounded_int(
+            raw.get("in_progress_lookback_days"),
+            "In-progress responses: closed surveys looked at (days)",
+            DEFAULT_IN_PROGRESS_LOOKBACK_DAYS,
+            0,
+            3660,
         ),
     )
     _check_against_spec(raw)

@@ -20,10 +20,12 @@ __all__ = [
     "NewestTimestamp",
     "api_format",
     "instant",
+    "instant_of",
     "iso_millis",
     "latest",
     "now",
     "parse_instant",
+    "whole_second",
 ]
 
 
@@ -34,7 +36,18 @@ def now() -> DateTime:
 def parse_instant(value: Any) -> DateTime | None:
     """A Qualtrics timestamp as a UTC instant; None for anything that is not one (a missing value, junk)."""
     moment = _moment(value)
-    return None if moment is None else pendulum.instance(moment).in_timezone("UTC")
+    return None if moment is None else instant_of(moment)
+
+
+def instant_of(moment: datetime) -> DateTime:
+    """An aware datetime as a UTC pendulum instant."""
+    return pendulum.instance(moment).in_timezone("UTC")
+
+
+def whole_second(value: Any) -> datetime | None:
+    """A Qualtrics timestamp cut to its second (export windows have whole-second bounds); about 1 us."""
+    moment = _moment(value)
+    return None if moment is None else moment.replace(microsecond=0)
 
 
 def _moment(value: Any) -> datetime | None:

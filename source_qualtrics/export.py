@@ -10,14 +10,15 @@ read as a stream (`export_file.py`), so memory stays flat whatever the survey's 
 
 from __future__ import annotations
 
+import heapq
 import itertools
 import logging
 import os
 import tempfile
 import time
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -50,9 +51,6 @@ class ExportTiming:
     log_every_seconds: float = 30.0
     job_attempts: int = 3  # starts of one export before it fails (lost jobs, missing fileIds, failures)
     download_attempts: int = 3
-    # Failed exports one survey may cost in a sync before it is given up: a window is tried twice, then
-    # split; an export that fails whatever its size must not split down to thousands of windows.
-    failed_exports_per_survey: int = 8
 
 
 @dataclass(frozen=True)
@@ -63,6 +61,7 @@ class ExportTask:
     body: dict[str, Any]
     window: Window | None = None  # None: a continuation-token export
     fallback: ExportTask | None = None  # what to export instead if Qualtrics refuses the token
+    backfill: bool = False  # a window or chunk of a big survey: checkpointed right after its records
 
     def describe(self) -> str:
         return self.window.describe() if self.window else "changes since the last sync"
@@ -229,52 +228,81 @@ def records_of(exported: ExportedFile, refetch: Callable[[], Path] | None) -> It
             exported.replace_file(refetch())
 
 
-@dataclass
 class ExportScheduler:
     """Runs tasks with up to `concurrency` exports on the server; yields each file when it is ready.
 
-    `split` says how to cut a task whose export Qualtrics reports as failed (None: it cannot be cut,
-    so the same export is tried again, up to `job_attempts`). A survey's failure never touches another
-    survey; `drop_survey` cancels what is left of a survey that failed.
+    Tasks are planned lazily: `plan` is consumed while the scheduler would otherwise sleep between
+    polls (planning a survey may read its details), so at 10,000 surveys the first exports start at
+    once instead of after 10,000 reads. Among the planned tasks, urgent ones (the next chunk or the
+    pieces of a survey already under way) start first, then the biggest by `size`.
+
+    `split` says how to cut a task whose export Qualtrics reports as failed, given how many times it
+    was tried (None: the same export is tried again, up to `job_attempts`). A survey's failure never
+    touches another survey; `drop_survey` cancels what is left of a survey that failed.
     """
 
-    exporter: ResponseExporter
-    tasks: Iterable[ExportTask]
-    concurrency: int
-    cache: ExportCache
-    split: Callable[[ExportTask], list[ExportTask] | None] = lambda task: None
-    label: str = "responses"
-    _pending: deque[ExportTask] = field(init=False)
-    _running: list[ExportJob] = field(init=False, default_factory=list)
-    _dropped: set[str] = field(init=False, default_factory=set)
-    _failed_exports: Counter[str] = field(init=False, default_factory=Counter)
+    def __init__(
+        self,
+        exporter: ResponseExporter,
+        plan: Iterable[ExportTask],
+        concurrency: int,
+        cache: ExportCache,
+        *,
+        split: Callable[[ExportTask, int], list[ExportTask] | None] = lambda task, attempts: None,
+        size: Callable[[ExportTask], int] = lambda task: 0,
+        label: str = "responses",
+    ) -> None:
+        self.exporter = exporter
+        self.concurrency = max(1, concurrency)
+        self.cache = cache
+        self.split = split
+        self.size = size
+        self.label = label
+        self.planned = 0  # tasks taken from the plan so far
+        self._plan: Iterator[ExportTask] | None = iter(plan)
+        self._pending: list[tuple[tuple[int, int, int], ExportTask]] = []  # a heap: urgent, biggest, order
+        self._order = itertools.count()
+        self._reused: deque[ExportReady] = deque()
+        self._running: list[ExportJob] = []
+        self._dropped: set[str] = set()
+        self._last_log = exporter.clock()
 
-    def __post_init__(self) -> None:
-        self._pending = deque(self.tasks)
-        self._last_log = self.exporter.clock()
+    @property
+    def planning_done(self) -> bool:
+        return self._plan is None
+
+    def add(self, task: ExportTask) -> None:
+        """A task for a survey already under way (its next chunk): it starts before any new survey."""
+        heapq.heappush(self._pending, ((0, 0, next(self._order)), task))
 
     def drop_survey(self, survey_id: str) -> None:
         self._dropped.add(survey_id)
-        self._pending = deque(task for task in self._pending if task.survey_id != survey_id)
         self._running = [job for job in self._running if job.task.survey_id != survey_id]
 
     def results(self) -> Iterator[ExportReady | SurveyFailure]:
         """Files (and failures) in the order their exports finish."""
-        while self._pending or self._running:
-            cached = self._take_cached()
-            if cached is not None:
-                yield cached
+        while True:
+            if self._reused:
+                ready = self._reused.popleft()
+                if ready.task.survey_id not in self._dropped:
+                    yield ready
                 continue
             failure = self._top_up()
             if failure is not None:
                 yield failure
                 continue
+            if not self._running:
+                if self._pending or self._reused or self._plan_one():
+                    continue
+                return
             now = self.exporter.clock()
             due = [job for job in self._running if job.next_poll <= now]
             if not due:
                 wake = min(job.next_poll for job in self._running)
+                if self._plan_until(wake):
+                    continue
                 self._log_waiting(now)
-                self.exporter.sleep(max(0.0, wake - now))
+                self.exporter.sleep(max(0.0, wake - self.exporter.clock()))
                 continue
             for job in due:
                 if job.task.survey_id in self._dropped or job not in self._running:
@@ -283,25 +311,56 @@ class ExportScheduler:
                 if outcome is not None:
                     yield outcome
 
-    def _take_cached(self) -> ExportReady | None:
-        if not self.cache.holds_files():
-            return None
-        for task in self._pending:
+    # -- planning -------------------------------------------------------------------------------------
+
+    def _plan_one(self) -> bool:
+        """Take the next task from the plan (a file this sync already holds is reused at once)."""
+        if self._plan is None:
+            return False
+        task = next(self._plan, None)
+        if task is None:
+            self._plan = None
+            return False
+        self.planned += 1
+        if self.cache.holds_files():
             exported = self.cache.take(task.survey_id, task.body)
             if exported is not None:
-                self._pending.remove(task)
                 logger.info("Survey %s: reusing this sync's export of %s", task.survey_id, task.describe())
-                return ExportReady(task, exported)
+                self._reused.append(ExportReady(task, exported))
+                return True
+        heapq.heappush(self._pending, ((1, -self.size(task), next(self._order)), task))
+        return True
+
+    def _plan_until(self, wake: float) -> bool:
+        """Plan ahead while the running exports need no poll; True if it planned anything."""
+        planned = False
+        while self._plan is not None and self.exporter.clock() < wake:
+            planned = self._plan_one() or planned
+        return planned
+
+    def _next_pending(self) -> ExportTask | None:
+        while self._pending or self._plan_one():
+            if self._reused:
+                return None  # hand the reused file back first
+            if not self._pending:
+                continue
+            _, task = heapq.heappop(self._pending)
+            if task.survey_id not in self._dropped:
+                return task
         return None
 
     def _top_up(self) -> SurveyFailure | None:
-        while self._pending and len(self._running) < max(1, self.concurrency):
-            task = self._pending.popleft()
+        while len(self._running) < self.concurrency:
+            task = self._next_pending()
+            if task is None:
+                return None
             try:
                 self._running.append(self.exporter.start(task))
             except ExportFailed as failure:
                 return SurveyFailure(task, failure)
         return None
+
+    # -- running exports ------------------------------------------------------------------------------
 
     def _advance(self, job: ExportJob) -> ExportReady | SurveyFailure | None:
         """Poll a due job; a finished one is downloaded and handed back, a failed one split or restarted."""
@@ -329,32 +388,26 @@ class ExportScheduler:
         return None
 
     def _failed(self, job: ExportJob) -> None:
-        """Qualtrics gives no reason for a failed export; for a big window the likely one is its size.
+        """Qualtrics gives no reason for a failed export; for a big one the likely reason is its size.
 
-        The same export is tried again once (a failure can be passing), then its window is split in
-        halves; a survey gives up after `failed_exports_per_survey` failures in a sync.
+        The stream's `split` decides: smaller chunks or windows (each one that succeeds is progress, so
+        there is no fixed budget per survey), or None to try the same export again. A survey gives up
+        only when an export that cannot be cut any smaller failed `job_attempts` times.
         """
-        task, timing = job.task, self.exporter.timing
-        self._failed_exports[task.survey_id] += 1
-        failures = self._failed_exports[task.survey_id]
-        if failures >= timing.failed_exports_per_survey:
-            raise too_large(
-                task,
-                f"Qualtrics failed {failures} exports of this survey in this sync, the last one of "
-                f"{task.describe()}",
-            )
-        halves = self.split(task) if job.attempts >= 2 else None
-        if halves:
+        task = job.task
+        pieces = self.split(task, job.attempts)
+        if pieces:
             logger.warning(
-                "Survey %s: Qualtrics failed the export of %s twice; exporting it in %d smaller window(s)",
+                "Survey %s: Qualtrics failed the export of %s; exporting it as %s",
                 task.survey_id,
                 task.describe(),
-                len(halves),
+                " and ".join(piece.describe() for piece in pieces),
             )
             self._running.remove(job)
-            self._pending.extendleft(reversed(halves))
+            for piece in pieces:
+                self.add(piece)
             return
-        if job.attempts >= timing.job_attempts:  # and it cannot be cut any smaller
+        if job.attempts >= self.exporter.timing.job_attempts:
             raise too_large(
                 task, f"Qualtrics failed {job.attempts} exports of {task.describe()}, too narrow to split"
             )

@@ -23,6 +23,9 @@ from source_qualtrics.export_cache import ExportCache
 
 logger = logging.getLogger("airbyte")
 
+# What the streams read from a survey's details: its response counts and its creation date.
+KEPT_DETAILS = ("responseCounts", "creationDate")
+
 
 def survey_list_forbidden(host: str, error: QualtricsApiError) -> ConfigError:
     """A token that may not list surveys can sync nothing survey-related: one line that says so."""
@@ -71,10 +74,13 @@ class SyncContext:
         return [survey["id"] for survey in self.surveys()]
 
     def details(self, survey_id: str) -> dict[str, Any] | None:
-        """`GET /surveys/{id}` once per sync; None (with a warning) when it cannot be read."""
+        """`GET /surveys/{id}` once per sync, kept to what the streams use (`KEPT_DETAILS`: a survey's
+        details hold its whole questionnaire, too much to keep for 10,000 surveys); None (with a
+        warning) when it cannot be read."""
         if survey_id not in self._details:
             try:
-                self._details[survey_id] = self.client.get_result(f"surveys/{survey_id}")
+                result = self.client.get_result(f"surveys/{survey_id}")
+                self._details[survey_id] = {key: result[key] for key in KEPT_DETAILS if key in result}
             except (QualtricsApiError, QualtricsConnectionError) as error:
                 logger.warning("Survey %s: its details could not be read: %s", survey_id, error)
                 self._details[survey_id] = None

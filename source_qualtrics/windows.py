@@ -1,20 +1,29 @@
-"""Windows of last-modified time, the unit a big survey is exported in.
+"""Windows of last-modified time, the unit a big survey is exported in, and keyset chunks within them.
 
 Qualtrics fails exports over about 1.8 GB and writes at most a million records per file, so a survey
 with millions of responses cannot come out of one export. A window is `[start, end)` of last-modified
 time (`startDate` inclusive, `endDate` exclusive in the export body, so adjacent windows never
 overlap); `end = None` is the open-ended newest window, the only one that asks for a continuation
 token. A survey's first sync is cut into windows sized from its `responseCounts` before anything is
-exported, and a window whose export fails anyway is cut in halves, down to `MIN_WINDOW`.
+exported.
+
+A window whose export fails anyway is exported in *chunks*: `limit` responses at a time, sorted by
+last-modified date, each chunk starting at the last second the previous one reached (keyset paging).
+Halving a count converges whatever the spread of responses in time, where halving time does not (a
+launch week holds most of a survey). `seen` lists the responses at the chunk's first second that the
+previous chunk already emitted, since `startDate` has whole-second precision. Without last-modified
+sorting (a saved filter), chunks are impossible and a failed window is cut in halves of time instead,
+down to `MIN_WINDOW`.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
-from source_qualtrics.dates import DateTime, Duration, api_format, instant
+from source_qualtrics.dates import DateTime, Duration, api_format, instant, instant_of, whole_second
 
 MIN_WINDOW = Duration(minutes=10)
 
@@ -23,6 +32,8 @@ MIN_WINDOW = Duration(minutes=10)
 class Window:
     start: DateTime | None  # None: from the survey's first response
     end: DateTime | None  # None: open-ended, up to whenever the export runs
+    limit: int | None = None  # exported in chunks of this many responses (None: whole)
+    seen: tuple[str, ...] = ()  # responses at `start`'s second already emitted by the previous chunk
 
     @property
     def open_ended(self) -> bool:
@@ -48,23 +59,85 @@ class Window:
         middle = start.add(seconds=int((end - start).total_seconds() // 2))
         return Window(self.start, middle), Window(middle, self.end)
 
+    def in_chunks(self, limit: int) -> Window:
+        """The same window, exported `limit` responses at a time."""
+        return replace(self, limit=max(1, limit))
+
+    def smaller_chunks(self) -> Window | None:
+        """Chunks of half the size, from the same position; None for chunks of one response."""
+        if self.limit is None or self.limit <= 1:
+            return None
+        return replace(self, limit=self.limit // 2)
+
     def describe(self) -> str:
         start = api_format(self.start) if self.start else "the first response"
-        return f"[{start}, {api_format(self.end) if self.end else 'now'})"
+        span = f"[{start}, {api_format(self.end) if self.end else 'now'})"
+        if self.limit is None:
+            return span
+        noun = "response" if self.limit == 1 else "responses"
+        return f"the next {self.limit} {noun} of {span}"
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        value: dict[str, Any] = {
             "start": api_format(self.start) if self.start else None,
             "end": api_format(self.end) if self.end else None,
         }
+        if self.limit is not None:
+            value["limit"] = self.limit
+        if self.seen:
+            value["seen"] = list(self.seen)
+        return value
 
     @classmethod
     def from_json(cls, value: Any) -> Window:
         """A window the connector wrote into the state; anything else is a ValueError."""
         if not isinstance(value, dict):
             raise ValueError(f"not a window: {value!r}")
-        start, end = value.get("start"), value.get("end")
-        return cls(instant(start) if start else None, instant(end) if end else None)
+        start, end, limit, seen = value.get("start"), value.get("end"), value.get("limit"), value.get("seen")
+        if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 1):
+            raise ValueError(f"not a chunk size: {limit!r}")
+        if seen is not None and not (isinstance(seen, list) and all(isinstance(i, str) for i in seen)):
+            raise ValueError(f"not a list of response ids: {seen!r}")
+        return cls(instant(start) if start else None, instant(end) if end else None, limit, tuple(seen or ()))
+
+
+class ChunkProgress:
+    """Follows one chunk's records (sorted by last-modified date) to say where the next chunk starts.
+
+    Also drops the responses the previous chunk already emitted (`Window.seen`), so a response at a
+    chunk boundary is emitted once.
+    """
+
+    def __init__(self, window: Window) -> None:
+        self.window = window
+        self.lines = 0
+        self._skip = frozenset(window.seen)
+        self._second: datetime | None = None  # the newest whole second seen so far
+        self._ids: list[str] = []  # the responses in it
+
+    def admit(self, response_id: Any, modified: Any) -> bool:
+        """Count one exported response; False when the previous chunk already emitted it."""
+        self.lines += 1
+        second = whole_second(modified)
+        if second is None:
+            return True
+        if self._second is None or second > self._second:
+            self._second, self._ids = second, [response_id]
+        elif second == self._second:
+            self._ids.append(response_id)
+        return not (self._skip and second == self.window.start and response_id in self._skip)
+
+    def successor(self) -> Window | None:
+        """The next chunk of the window, or None when this chunk reached its end."""
+        limit = self.window.limit
+        if limit is None or self.lines < limit or self._second is None:
+            return None
+        start = instant_of(self._second)
+        if start == self.window.start:
+            # Every response of the chunk shares its first second: the next one must reach past them.
+            seen = tuple(dict.fromkeys([*self.window.seen, *self._ids]))
+            return replace(self.window, seen=seen, limit=max(limit * 2, len(seen) + 1))
+        return replace(self.window, start=start, seen=tuple(self._ids))
 
 
 def plan_windows(
@@ -72,8 +145,9 @@ def plan_windows(
 ) -> list[Window]:
     """Windows, oldest first, each expected to hold about `per_export` responses or fewer.
 
-    Responses are assumed spread evenly over time; a window that turns out too big is split when its
-    export fails. Without a start or a count there is nothing to size from: one open window.
+    Responses are assumed spread evenly over time; a window that turns out too big is exported in
+    chunks when its export fails. Without a start or a count there is nothing to size from: one open
+    window.
     """
     if start is None or not responses or responses <= per_export or start >= now:
         return [Window(start, None)]

@@ -47,8 +47,9 @@ def test_export_starts_stay_under_their_per_minute_limit() -> None:
     pacer = RequestPacer(requests_per_minute=3000, clock=clock, sleep=clock.sleep)
     for _ in range(300):
         pacer.wait(EXPORT_START)
-    # 300 starts at 90/minute need a little under 200 s after the initial burst.
-    assert 185 <= clock.now <= 200
+    # 300 starts at 96/minute need a little under 187.5 s after the initial burst; never as fast as
+    # Qualtrics' 100/minute, which would take 180 s.
+    assert 180 < clock.now <= 187.5
 
 
 def test_the_connector_wide_budget_caps_every_endpoint_together() -> None:

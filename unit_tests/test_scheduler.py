@@ -95,7 +95,7 @@ def scheduler(
     concurrency: int = 4,
     timing: ExportTiming | None = None,
     cache: ExportCache | None = None,
-    split: Callable[[ExportTask], list[ExportTask] | None] = lambda task: None,
+    split: Callable[[ExportTask, int], list[ExportTask] | None] = lambda task, attempts: None,
 ) -> ExportScheduler:
     exporter = ResponseExporter(
         fake,  # type: ignore[arg-type]  # the export endpoints are all the exporter calls
@@ -105,6 +105,22 @@ def scheduler(
         clock=fake.clock,
     )
     return ExportScheduler(exporter, tasks, concurrency, cache or ExportCache(), split=split)
+
+
+def chunk_task(survey_id: str, window: Window) -> ExportTask:
+    body: dict[str, Any] = {"format": "ndjson", "sortByLastModifiedDate": True, **window.body_dates()}
+    if window.limit is not None:
+        body["limit"] = window.limit
+    return ExportTask(survey_id, body, window, backfill=True)
+
+
+def chunking(task: ExportTask, attempts: int) -> list[ExportTask] | None:
+    """As `responses` splits: a whole window after its second failure, a chunk at once, by halves."""
+    assert task.window is not None
+    if task.window.limit is None:
+        return [chunk_task(task.survey_id, task.window.in_chunks(5000))] if attempts >= 2 else None
+    smaller = task.window.smaller_chunks()
+    return [chunk_task(task.survey_id, smaller)] if smaller is not None else None
 
 
 def outcomes(run: ExportScheduler, fake: FakeExports) -> Iterator[tuple[float, ExportReady | SurveyFailure]]:
@@ -186,9 +202,11 @@ def window_task(survey_id: str, window: Window) -> ExportTask:
     return ExportTask(survey_id, {"format": "ndjson", **window.body_dates()}, window)
 
 
-def halving(now: str, earliest: str) -> Callable[[ExportTask], list[ExportTask] | None]:
-    def split(task: ExportTask) -> list[ExportTask] | None:
+def halving(now: str, earliest: str) -> Callable[[ExportTask, int], list[ExportTask] | None]:
+    def split(task: ExportTask, attempts: int) -> list[ExportTask] | None:
         assert task.window is not None
+        if attempts < 2:
+            return None
         halves = task.window.halves(instant(now), instant(earliest))
         return [window_task(task.survey_id, half) for half in halves] if halves else None
 
@@ -217,20 +235,46 @@ def test_a_window_that_fails_twice_is_exported_in_halves(tmp_path: Path) -> None
     assert len(bodies) == 4
 
 
-def test_a_survey_gives_up_after_its_failure_budget_and_the_others_still_sync(tmp_path: Path) -> None:
-    fake = FakeExports(
-        {"SV_doomed": 1.0, "SV_fine": 1.0},
-        outcome=lambda survey, body, attempt: "failed" if survey == "SV_doomed" else "complete",
-    )
-    timing = ExportTiming(failed_exports_per_survey=5)
-    tasks = [window_task("SV_doomed", Window(None, None)), whole("SV_fine")]
-    split = halving("2025-01-01T00:00:00Z", "2020-01-01T00:00:00Z")
-    results = [r for _, r in outcomes(scheduler(fake, tasks, tmp_path, timing=timing, split=split), fake)]
+def over_cap(cap: int) -> Outcome:
+    """Qualtrics fails any export of a big survey (100,000 responses; SV_fine is small) that would hold
+    more than `cap` responses."""
+
+    def outcome(survey: str, body: dict[str, Any], attempt: int) -> str:
+        fits = survey == "SV_fine" or body.get("limit", 100_000) <= cap
+        return "complete" if fits else "failed"
+
+    return outcome
+
+
+def test_a_window_too_big_for_any_export_converges_in_chunks_whatever_the_failures_cost(
+    tmp_path: Path,
+) -> None:
+    """No fixed budget: every halving is progress, so a survey that fits only 300 at a time syncs."""
+    fake = FakeExports({"SV_big": 1.0, "SV_fine": 1.0}, outcome=over_cap(300))
+    tasks = [window_task("SV_big", Window(None, None)), whole("SV_fine")]
+    results = [r for _, r in outcomes(scheduler(fake, tasks, tmp_path, split=chunking), fake)]
+    assert all(isinstance(r, ExportReady) for r in results)
+    (big,) = [r.task for r in results if r.task.survey_id == "SV_big"]
+    assert big.window is not None and big.window.limit == 5000 // 2**5 == 156
+    limits = [job.body.get("limit") for job in fake.posts("SV_big")]
+    assert limits == [None, None, 5000, 2500, 1250, 625, 312, 156], "each failed chunk halves at once"
+
+
+def test_a_single_response_no_export_can_hold_fails_naming_the_size_limit_and_the_chunk(
+    tmp_path: Path,
+) -> None:
+    fake = FakeExports({"SV_dense": 1.0, "SV_fine": 1.0}, outcome=over_cap(0))
+    window = Window(instant("2025-03-01T10:00:00Z"), instant("2025-03-01T10:15:00Z"), limit=2)
+    tasks = [chunk_task("SV_dense", window), whole("SV_fine")]
+    results = [r for _, r in outcomes(scheduler(fake, tasks, tmp_path, split=chunking), fake)]
     failures = [r for r in results if isinstance(r, SurveyFailure)]
-    assert len(failures) == 1 and failures[0].failure.survey_id == "SV_doomed"
-    assert "failed 5 exports" in failures[0].failure.reason
     assert [r.task.survey_id for r in results if isinstance(r, ExportReady)] == ["SV_fine"]
-    assert len(fake.posts("SV_doomed")) <= 5 + 4, "exports still running when it gave up are abandoned"
+    (failure,) = failures
+    reason = failure.failure.reason
+    assert "size limit" in reason and "the next 1 response of [2025-03-01T10:00:00Z" in reason, reason
+    assert not failure.failure.is_config_error
+    limits = [job.body["limit"] for job in fake.posts("SV_dense")]
+    assert limits == [2] + [1] * ExportTiming().job_attempts
 
 
 def test_a_window_too_narrow_to_split_fails_naming_the_size_limit_and_the_window(tmp_path: Path) -> None:
@@ -247,6 +291,30 @@ def test_a_window_too_narrow_to_split_fails_naming_the_size_limit_and_the_window
     assert "size limit" in reason and narrow.describe() in reason, reason
     assert not failure.failure.is_config_error
     assert len(fake.posts()) == ExportTiming().job_attempts
+
+
+def test_tasks_are_planned_while_the_running_exports_wait_and_the_biggest_start_first(tmp_path: Path) -> None:
+    """Planning (which may read each survey's details) waits for no export, and no export waits for it."""
+    fake = FakeExports({f"SV_{n}": 10.0 for n in range(6)})
+    planned: list[tuple[float, str]] = []
+
+    def plan() -> Iterator[ExportTask]:
+        for n in range(6):
+            planned.append((fake.now, f"SV_{n}"))
+            yield whole(f"SV_{n}")
+
+    exporter = ResponseExporter(fake, lambda: tmp_path, sleep=fake.sleep, clock=fake.clock)  # type: ignore[arg-type]
+    sizes = {"SV_4": 900, "SV_5": 800}
+    run = ExportScheduler(
+        exporter, plan(), 2, ExportCache(), size=lambda task: sizes.get(task.survey_id, 0)
+    )
+    results = run.results()
+    assert isinstance(next(results), ExportReady)
+    assert [at for at, _ in planned] == [0.0] * 6, "all planned before the first export finished"
+    assert run.planning_done
+    assert all(isinstance(result, ExportReady) for result in results)
+    started = [job.survey_id for job in fake.posts()]
+    assert started == ["SV_0", "SV_1", "SV_4", "SV_5", "SV_2", "SV_3"], "then the biggest first"
 
 
 # -- the per-sync cache -----------------------------------------------------------------------------

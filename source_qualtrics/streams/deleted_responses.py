@@ -48,6 +48,7 @@ class ResponseIds(SurveyExportStream, IncrementalMixin):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._cursors: dict[str, dict[str, Any]] = {}
+        self._state: dict[str, Any] = {}
         self._snapshot_at = ""
         self._deleted_counts: dict[str, int | None] = {}
 
@@ -61,11 +62,15 @@ class ResponseIds(SurveyExportStream, IncrementalMixin):
 
     @property
     def state(self) -> MutableMapping[str, Any]:
-        return dump_partitions(self._cursors)
+        return self._state  # the CDK reads it after every record: built only at checkpoints
 
     @state.setter
     def state(self, value: MutableMapping[str, Any]) -> None:
         self._cursors = load_partitions(value, self.name)
+        self.checkpoint()
+
+    def checkpoint(self) -> None:
+        self._state = dump_partitions(self._cursors)
 
     def stream_slices(
         self,

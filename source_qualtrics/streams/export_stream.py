@@ -1,14 +1,17 @@
-"""A base for streams fed by Qualtrics' response export: one slice per finished export, in completion order.
+"""A base for streams fed by Qualtrics' response export: finished exports read in completion order.
 
-The CDK reads a stream slice by slice and checkpoints the state after each. Here `stream_slices` is
-the export scheduler itself: it yields a slice whenever an export finishes (whichever survey and
-window it is), `read_records` streams that file's records, and the subclass moves that survey's
-cursor, so the CDK's STATE right after the slice carries exactly what was emitted. A survey whose
-export fails is skipped (its cursor untouched, the other surveys go on); the stream then ends with
-one error naming the failed surveys, or a warning for surveys the token's user may not export.
+The CDK reads a stream slice by slice and writes the state after each. Here a slice is a *batch*:
+`read_records` takes finished exports from the scheduler (whichever survey and window each is), streams
+each file's records and lets the subclass move that survey's cursor, until the checkpoint policy says
+the work since the last STATE is worth one (`checkpoints.py`). So a STATE carries exactly what was
+emitted, and a sync of 10,000 small surveys writes a handful of STATEs, not 10,000 copies of a
+growing state. A survey whose export fails is skipped (its cursor untouched, the other surveys go on);
+the stream then ends with one error naming the failed surveys, or a warning for surveys the token's
+user may not export.
 
 A subclass says which exports each survey needs (`tasks`), how a file's lines become records
-(`records_of`), and what to remember once a file is done (`export_done`).
+(`records_of`), what to remember once a file is done (`export_done`), and builds its state at each
+checkpoint (`checkpoint`), never per record.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from airbyte_cdk.models import (
 from airbyte_cdk.sources.streams import Stream
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
+from source_qualtrics.checkpoints import CheckpointPolicy
 from source_qualtrics.errors import ExportFailed
 from source_qualtrics.export import (
     ExportReady,
@@ -45,8 +49,6 @@ from source_qualtrics.export import (
 from source_qualtrics.sync import SyncContext
 
 logger = logging.getLogger("airbyte")
-
-ESTIMATE_SLICE = {"estimate": True}
 
 
 class SurveyExportStream(Stream):
@@ -64,9 +66,11 @@ class SurveyExportStream(Stream):
         self._config = sync.config
         self._exporter = ResponseExporter(sync.client, sync.spool_dir, timing=timing, sleep=sleep)
         self._scheduler: ExportScheduler | None = None
-        self._ready: dict[int, ExportReady] = {}
+        self._results: Iterator[ExportReady | SurveyFailure] = iter(())
+        self._upcoming: ExportReady | SurveyFailure | None = None  # the result the next batch starts with
+        self._policy = CheckpointPolicy(surveys=0)
+        self._estimated = False
         self._failures: list[ExportFailed] = []
-        self._expected_rows: int | None = None
 
     # -- what a subclass provides ---------------------------------------------------------------------
 
@@ -89,9 +93,16 @@ class SurveyExportStream(Stream):
         """Responses this survey's exports hold, if planning learned it (0: unknown)."""
         return 0
 
-    def split(self, task: ExportTask) -> list[ExportTask] | None:
-        """Smaller tasks covering the same responses, for an export Qualtrics failed (None: cannot)."""
+    def split(self, task: ExportTask, attempts: int) -> list[ExportTask] | None:
+        """Smaller tasks covering the same responses, for an export Qualtrics failed `attempts` times
+        (None: try the same export again)."""
         return None
+
+    def checkpoint(self) -> None:
+        """The CDK writes the state next: build it now (it reads `state` after every record)."""
+
+    def sync_done(self) -> None:
+        """Every export of the stream was handled: the place for a summary of the sync."""
 
     def tolerated(self, failure: ExportFailed) -> bool:
         """A listed survey the token may not export (403/404: shared without the download permission,
@@ -107,33 +118,38 @@ class SurveyExportStream(Stream):
         cursor_field: list[str] | None = None,
         stream_state: Mapping[str, Any] | None = None,
     ) -> Iterable[Mapping[str, Any] | None]:
-        self._failures, self._ready = [], {}
-        tasks = [task for survey_id in self._sync.survey_ids() for task in self.tasks(survey_id, sync_mode)]
-        # Longest exports first (by the response counts read while planning): a big survey's export
-        # then runs while the small ones come and go, instead of starting last and ending the sync late.
-        tasks.sort(key=lambda task: -self.expected_size(task.survey_id))
-        self._expected_rows = self.expected_rows()
+        self._failures, self._estimated = [], False
+        survey_ids = self._sync.survey_ids()
         concurrency = self._config.max_concurrent_exports
         self._scheduler = ExportScheduler(
-            self._exporter, tasks, concurrency, self._sync.exports, split=self.split, label=self.name
-        )
-        surveys = len({task.survey_id for task in tasks})
-        logger.info(
-            "%s: %d export(s) for %d survey(s), up to %d at a time",
-            self.name,
-            len(tasks),
-            surveys,
+            self._exporter,
+            self._plan(survey_ids, sync_mode),
             concurrency,
+            self._sync.exports,
+            split=self.split,
+            size=lambda task: self.expected_size(task.survey_id),
+            label=self.name,
         )
-        if self._expected_rows is not None:
-            yield ESTIMATE_SLICE
-        for number, result in enumerate(self._scheduler.results()):
-            if isinstance(result, SurveyFailure):
-                self._record_failure(result.failure)
-                continue
-            self._ready[number] = result
-            yield {"survey_id": result.task.survey_id, "export": number, "of": result.task.describe()}
+        self._results = self._scheduler.results()
+        self._policy = CheckpointPolicy(surveys=len(survey_ids))
+        logger.info("%s: %d survey(s), up to %d export(s) at a time", self.name, len(survey_ids), concurrency)
+        batch = 0
+        # A batch starts only once an export is ready, so no empty batch (and no repeated STATE) trails.
+        while (upcoming := next(self._results, None)) is not None:
+            self._upcoming = upcoming
+            yield {"batch": batch}
+            batch += 1
+        self.sync_done()
         self._end_with_failures()
+
+    def _plan(self, survey_ids: list[str], sync_mode: SyncMode) -> Iterator[ExportTask]:
+        """Each survey's exports, planned when the scheduler asks (planning may read survey details)."""
+        exports = 0
+        for survey_id in survey_ids:
+            tasks = self.tasks(survey_id, sync_mode)
+            exports += len(tasks)
+            yield from tasks
+        logger.info("%s: planned %d export(s) for %d survey(s)", self.name, exports, len(survey_ids))
 
     def read_records(
         self,
@@ -142,12 +158,27 @@ class SurveyExportStream(Stream):
         stream_slice: Mapping[str, Any] | None = None,
         stream_state: Mapping[str, Any] | None = None,
     ) -> Iterable[Mapping[str, Any] | AirbyteMessage]:
-        if not stream_slice:
+        """One batch: finished exports until a checkpoint is due (or none are left)."""
+        if not stream_slice or "batch" not in stream_slice:
             return
-        if stream_slice == ESTIMATE_SLICE:
-            yield self._estimate_message(self._expected_rows or 0)
-            return
-        ready = self._ready.pop(stream_slice["export"])
+        result, self._upcoming = self._upcoming, None
+        while result is not None:
+            if not self._estimated and self._scheduler is not None and self._scheduler.planning_done:
+                yield from self._estimate()
+            if isinstance(result, SurveyFailure):
+                self._record_failure(result.failure)
+            else:
+                emitted = 0
+                for message in self._emit(result):
+                    emitted += 1
+                    yield message
+                if self._policy.due(records=emitted, backfill=result.task.backfill):
+                    break
+            result = next(self._results, None)
+        self.checkpoint()
+
+    def _emit(self, ready: ExportReady) -> Iterator[AirbyteMessage]:
+        """One finished export's records, then the subclass moves the survey's cursor past them."""
         task, exported = ready.task, ready.exported
         name = self.name
         count = 0
@@ -169,6 +200,13 @@ class SurveyExportStream(Stream):
             exported.release()
         logger.info("%s: survey %s, %s: %d record(s)", name, task.survey_id, task.describe(), count)
         self.export_done(task, exported.continuation_token)
+
+    def _estimate(self) -> Iterator[AirbyteMessage]:
+        """Once every survey is planned: the rows this sync will emit, if the subclass knows them."""
+        self._estimated = True
+        rows = self.expected_rows()
+        if rows is not None:
+            yield self._estimate_message(rows)
 
     def _record_failure(self, failure: ExportFailed) -> None:
         """The survey's other exports are dropped; its cursor stays where its last finished export left it."""

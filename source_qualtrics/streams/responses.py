@@ -4,26 +4,30 @@ Incremental syncs ask Qualtrics for what changed since the last export of that s
 token with `sortByLastModifiedDate`: new *and* edited responses), or, when no usable token exists,
 for a window from the newest last-modified timestamp seen. A survey's first sync is cut into windows
 of last-modified time sized from its `responseCounts` (windows.py), oldest first or newest first,
-with a checkpoint after each; the open-ended newest window carries `allowContinuation`. A survey's
-cursor moves only after all records of an export were handed to the platform, so an interrupted or
-failed export never loses data, and a crash repeats at most the windows that were in flight.
+with a checkpoint after each; the open-ended newest window carries `allowContinuation`. A window
+Qualtrics fails to export is exported in keyset chunks of halving size until they succeed, each chunk
+in the state as it finishes. A survey's cursor moves only after all records of an export were handed
+to the platform, so an interrupted or failed export never loses data, and a crash repeats at most the
+windows that were in flight.
 """
 
 from __future__ import annotations
 
 import logging
+import zlib
 from collections.abc import Iterator, Mapping, MutableMapping
 from typing import Any
 
 from airbyte_cdk.models import SyncMode
 from airbyte_cdk.sources.streams import IncrementalMixin
 
-from source_qualtrics.dates import Duration, NewestTimestamp, iso_millis, latest, now, parse_instant
+from source_qualtrics.dates import NewestTimestamp, iso_millis, latest, now, parse_instant
 from source_qualtrics.export import ExportTask
+from source_qualtrics.pacing import EXPORT_STARTS_PER_MINUTE
 from source_qualtrics.streams.export_stream import SurveyExportStream
 from source_qualtrics.streams.partitioned_state import damaged_state, dump_partitions, load_partitions
 from source_qualtrics.streams.response_state import SurveyCursor
-from source_qualtrics.windows import Window, plan_windows
+from source_qualtrics.windows import ChunkProgress, Window, plan_windows
 
 logger = logging.getLogger("airbyte")
 
@@ -55,6 +59,9 @@ METADATA_KEYS = frozenset(
 # Metadata keys of `values` promoted to top-level columns (see `to_record`), by declared type.
 PROMOTED_TEXT = ("recordedDate", "startDate", "endDate", "distributionChannel", "userLanguage")
 PROMOTED_INT = ("status", "progress", "duration")
+# With the skip option off, an incremental sync whose exports mostly come back empty says what the
+# option would save once it has at least this many exports of already-synced surveys.
+EMPTY_EXPORTS_WORTH_A_HINT = 20
 
 
 class Responses(SurveyExportStream, IncrementalMixin):
@@ -68,7 +75,10 @@ class Responses(SurveyExportStream, IncrementalMixin):
         self._backfill: dict[str, list[Window]] = {}  # this sync's windows still to export, per survey
         self._counts: dict[str, dict[str, int]] = {}  # responseCounts read while planning, per survey
         self._newest: str | None = None
+        self._chunk: ChunkProgress | None = None  # the chunk being read, if the export is one
+        self._emitted = 0  # records of the export being read
         self._whole: set[str] = set()  # surveys exported from the start in this sync
+        self._changes_exports = [0, 0]  # exports of already-synced surveys in this sync: all, empty
 
     @property
     def name(self) -> str:
@@ -80,7 +90,7 @@ class Responses(SurveyExportStream, IncrementalMixin):
 
     @property
     def state(self) -> MutableMapping[str, Any]:
-        return self._snapshot  # the CDK reads it after every record: built once per change
+        return self._snapshot  # the CDK reads it after every record: built only at checkpoints
 
     @state.setter
     def state(self, value: MutableMapping[str, Any]) -> None:
@@ -89,10 +99,9 @@ class Responses(SurveyExportStream, IncrementalMixin):
         except ValueError as error:
             raise damaged_state(self.name, str(error)) from None
         self._cursors = cursors
-        self._snapshot = dump_partitions({sid: c.to_json() for sid, c in cursors.items()})
+        self.checkpoint()
 
-    def _set_cursor(self, survey_id: str, cursor: SurveyCursor) -> None:
-        self._cursors[survey_id] = cursor
+    def checkpoint(self) -> None:
         self._snapshot = dump_partitions({sid: c.to_json() for sid, c in self._cursors.items()})
 
     # -- which exports a survey needs -----------------------------------------------------------------
@@ -104,11 +113,15 @@ class Responses(SurveyExportStream, IncrementalMixin):
             body["sortByLastModifiedDate"] = True
         return body
 
-    def window_task(self, survey_id: str, window: Window) -> ExportTask:
+    def window_task(self, survey_id: str, window: Window, *, backfill: bool = False) -> ExportTask:
+        """The export of one window; `backfill` (part of a big survey's export) asks for a checkpoint
+        right after its records. A chunk has no continuation token: the next sync asks by date."""
         body = {**self.base_body(), **window.body_dates()}
-        if window.open_ended and not self._config.export_options.filter_id:
+        if window.limit is not None:
+            body["limit"] = window.limit
+        elif window.open_ended and not self._config.export_options.filter_id:
             body["allowContinuation"] = True
-        return ExportTask(survey_id, body, window)
+        return ExportTask(survey_id, body, window, backfill=backfill or window.limit is not None)
 
     def tasks(self, survey_id: str, sync_mode: SyncMode) -> list[ExportTask]:
         cursor = self._cursors.get(survey_id) if sync_mode == SyncMode.incremental else None
@@ -129,7 +142,8 @@ class Responses(SurveyExportStream, IncrementalMixin):
         ordered = sorted(
             windows, key=lambda w: (w.end is None, w.end or 0), reverse=self._config.newest_first
         )
-        return [self.window_task(survey_id, window) for window in ordered]
+        backfill = len(windows) > 1
+        return [self.window_task(survey_id, window, backfill=backfill) for window in ordered]
 
     def expected_rows(self) -> int | None:
         """Responses of the surveys exported whole in this sync, by their `responseCounts`."""
@@ -190,69 +204,125 @@ class Responses(SurveyExportStream, IncrementalMixin):
         watched = ("auditable", "deleted")
         same = all(counts.get(key) == cursor.response_counts.get(key) for key in watched)
         exported = parse_instant(cursor.exported_at)
-        recheck = self._config.unchanged_survey_recheck_hours
-        due = exported is None or now() - exported >= Duration(hours=recheck)
+        hours = self._config.unchanged_survey_recheck_hours
+        due = exported is None or (now() - exported).total_seconds() >= recheck_seconds(survey_id, hours)
         if same and not due:
             logger.info(
                 "Survey %s: response counts unchanged since its last export (%s); skipped until its "
-                "%d-hour re-check for edits",
+                "re-check for edits (every %d hours at most)",
                 survey_id,
                 cursor.exported_at,
-                recheck,
+                hours,
             )
             return True
         return False
 
-    def split(self, task: ExportTask) -> list[ExportTask] | None:
-        """A failed continuation export becomes its date window; a failed window, its two halves."""
-        survey_id = task.survey_id
-        if task.window is None:
-            return [task.fallback] if task.fallback is not None else None
-        halves = task.window.halves(self._sync.started_at, self._sync.created(survey_id))
-        if halves is None:
+    def split(self, task: ExportTask, attempts: int) -> list[ExportTask] | None:
+        """What to export instead of an export Qualtrics failed (None: the same export once more).
+
+        A continuation export becomes its date window. A chunk is cut to half as many responses at
+        once (each chunk that succeeds is progress); a whole window, after a second failure, is
+        exported in chunks of half the responses it was expected to hold. Without last-modified
+        sorting (a saved filter) a window is cut in halves of time instead.
+        """
+        survey_id, window = task.survey_id, task.window
+        if window is None:
+            return [task.fallback] if task.fallback is not None and attempts >= 2 else None
+        if window.limit is not None:
+            smaller = window.smaller_chunks()
+            pieces = [smaller] if smaller is not None else None
+        elif attempts < 2:
+            return None  # a failure can be passing: one more try at the same export first
+        elif self._config.export_options.filter_id:
+            halves = window.halves(self._sync.started_at, self._sync.created(survey_id))
+            pieces = list(halves) if halves is not None else None
+        else:
+            pieces = [window.in_chunks(self._first_chunk_size(survey_id))]
+        if pieces is None:
             return None
-        remaining = self._backfill.get(survey_id, [])
-        if task.window in remaining:
-            at = remaining.index(task.window)
-            remaining[at : at + 1] = list(halves)
-        return [self.window_task(survey_id, half) for half in halves]
+        remaining = self._backfill.setdefault(survey_id, [])
+        if window in remaining:
+            at = remaining.index(window)
+            remaining[at : at + 1] = pieces
+        return [self.window_task(survey_id, piece, backfill=True) for piece in pieces]
+
+    def _first_chunk_size(self, survey_id: str) -> int:
+        """Half the responses a failed window could hold: the survey's count, at most one export's worth."""
+        counts = self._counts.get(survey_id) or self._sync.response_counts(survey_id) or {}
+        most = self._config.responses_per_export
+        return max(1, min(counts.get("auditable") or most, most) // 2)
 
     # -- records, then the survey's cursor --------------------------------------------------------------
 
     def records_of(self, task: ExportTask, lines: Iterator[dict[str, Any]]) -> Iterator[Mapping[str, Any]]:
         survey_id = task.survey_id
         newest = NewestTimestamp()
-        self._newest = None
+        self._newest, self._emitted = None, 0
+        chunk = self._chunk = ChunkProgress(task.window) if task.window and task.window.limit else None
         for raw in lines:
             record = to_record(survey_id, raw)
-            newest.see(record["lastModifiedDate"])
+            modified = record["lastModifiedDate"]
+            newest.see(modified)
+            if chunk is not None and not chunk.admit(record["responseId"], modified):
+                continue  # the previous chunk emitted it
+            self._emitted += 1
             yield record
         self._newest = newest.value
 
     def export_done(self, task: ExportTask, continuation_token: str | None) -> None:
-        """Every record of the export is out: move the survey's cursor past it."""
+        """Every record of the export is out: move the survey's cursor past it (and start its next chunk)."""
         survey_id = task.survey_id
         previous = self._cursors.get(survey_id) or SurveyCursor()
         remaining = self._backfill.setdefault(survey_id, [])
+        following = self._chunk.successor() if self._chunk is not None else None
         if task.window in remaining:
-            remaining.remove(task.window)
-        changes = task.window is None or task.window.open_ended
+            at = remaining.index(task.window)
+            remaining[at : at + 1] = [following] if following is not None else []
+        if following is not None and self._scheduler is not None:
+            self._scheduler.add(self.window_task(survey_id, following, backfill=True))
+        changes = (task.window is None or task.window.open_ended) and following is None
+        if task.window is None or (previous.started and not task.backfill):
+            self._changes_exports[0] += 1
+            self._changes_exports[1] += self._emitted == 0
         stamp = iso_millis(now())
-        self._set_cursor(
-            survey_id,
-            SurveyCursor(
-                continuation_token=continuation_token if changes else previous.continuation_token,
-                token_issued_at=(stamp if continuation_token else None)
-                if changes
-                else previous.token_issued_at,
-                last_modified=latest(previous.last_modified, self._newest),
-                backfill=tuple(remaining),
-                response_counts=self._counts.get(survey_id, previous.response_counts)
-                if changes
-                else previous.response_counts,
-                exported_at=stamp if changes else previous.exported_at,
-            ),
+        self._cursors[survey_id] = SurveyCursor(
+            continuation_token=continuation_token if changes else previous.continuation_token,
+            token_issued_at=(stamp if continuation_token else None) if changes else previous.token_issued_at,
+            last_modified=latest(previous.last_modified, self._newest),
+            backfill=tuple(remaining),
+            response_counts=self._counts.get(survey_id, previous.response_counts)
+            if changes
+            else previous.response_counts,
+            exported_at=stamp if changes else previous.exported_at,
         )
+
+    def sync_done(self) -> None:
+        """With the skip option off, say once what exporting unchanged surveys cost, and what saves it."""
+        exports, empty = self._changes_exports
+        self._changes_exports = [0, 0]
+        if self._config.skip_unchanged_surveys or exports < EMPTY_EXPORTS_WORTH_A_HINT or empty * 2 < exports:
+            return
+        minutes = empty / EXPORT_STARTS_PER_MINUTE
+        logger.info(
+            "%s: %d of the %d exports of already-synced surveys came back empty: about %.0f minute(s) of "
+            "Qualtrics' export budget (%d export starts a minute per brand) went to surveys with nothing "
+            "new. The option 'Skip surveys whose response counts did not change' "
+            "(skip_unchanged_surveys) exports only surveys whose response counts changed, and re-checks "
+            "the others for edits every 'unchanged_survey_recheck_hours'.",
+            self.name,
+            empty,
+            exports,
+            minutes,
+            EXPORT_STARTS_PER_MINUTE,
+        )
+
+
+def recheck_seconds(survey_id: str, hours: int) -> float:
+    """When an unchanged survey is due its re-check for edits: between half the period and the whole
+    period after its last export, at a point fixed by its id, so the surveys of a first sync do not
+    all come due on the same night."""
+    spread = 0.5 + (zlib.crc32(survey_id.encode()) % 1000) / 2000
+    return hours * 3600.0 * spread
 
 
 def to_record(survey_id: str, raw: Mapping[str, Any]) -> dict[str, Any]:
