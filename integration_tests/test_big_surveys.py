@@ -276,7 +276,7 @@ def test_progress_an_estimate_before_any_record_and_a_line_at_least_every_30_sec
 # -- 3. a survey too big for one export ---------------------------------------------------------------
 
 
-def test_a_survey_too_big_for_one_export_arrives_whole_through_smaller_windows(
+def test_a_survey_too_big_for_one_export_arrives_whole_in_chunks(
     serve: Callable[..., ServerHandle], connector: Connector, discovered: dict[str, Any]
 ) -> None:
     server = serve(surveys=1, responses_per_survey=3000, export_record_cap=2000)
@@ -288,11 +288,12 @@ def test_a_survey_too_big_for_one_export_arrives_whole_through_smaller_windows(
     assert len(received) == len(set(received)) == 3000, "every response exactly once"
     assert set(received) == truth(server)
     bodies = [export.body for export in spy.of(survey)]
-    assert bodies[0] == bodies[1] and "endDate" not in bodies[0], "the whole range, tried twice"
-    assert any("smaller window" in line for line in logs(run.messages, "WARN"))
-    # The halves replace the window in the backfill: a checkpoint between windows lists what remains.
+    assert bodies[0] == bodies[1] and "limit" not in bodies[0], "the whole range, tried twice"
+    assert [body["limit"] for body in bodies[2:]] == [1500, 1500, 1500], "then half the survey at a time"
+    assert any("exporting it as the next 1500 responses" in line for line in logs(run.messages, "WARN"))
+    # Each chunk replaces the window in the backfill: a checkpoint after each chunk says where it is.
     lengths = backfill_lengths(run.messages, survey)
-    assert max(lengths) >= 1 and lengths[-1] == 0
+    assert lengths == [1, 1, 0], "one STATE right after each chunk"
 
 
 def test_a_window_no_split_can_shrink_enough_fails_as_a_system_error_naming_the_size_limit(
@@ -308,8 +309,14 @@ def test_a_window_no_split_can_shrink_enough_fails_as_a_system_error_naming_the_
     (error,) = stream_errors(run.messages)
     assert error["failure_type"] == "system_error"
     assert dense in error["message"] and fine not in error["message"]
-    assert "size limit" in error["message"] and "[the first response, now)" in error["message"]
-    assert set(keys(run.records("responses"))) == truth(server, [fine])
+    assert "size limit" in error["message"] and "the next 30 responses of [" in error["message"]
+    received = keys(run.records("responses"))
+    assert len(received) == len(set(received)), "the chunk that fit was emitted once"
+    dense_received = {key for key in received if key[0] == dense}
+    assert set(received) - dense_received == truth(server, [fine])
+    # The chunk that fit is kept: the survey's cursor says where the next sync starts, past it.
+    (window,) = partitions(run.states("responses")[-1])[dense]["backfill"]
+    assert {(dense, rid) for rid in window["seen"]} == dense_received and len(dense_received) == 15
 
 
 # -- 4. resumable inside a survey ---------------------------------------------------------------------------

@@ -64,8 +64,9 @@ class Window:
         return replace(self, limit=max(1, limit))
 
     def smaller_chunks(self) -> Window | None:
-        """Chunks of half the size, from the same position; None for chunks of one response."""
-        if self.limit is None or self.limit <= 1:
+        """Chunks of half the size, from the same position; None when that cannot make progress: a
+        chunk of one response, or one that could not reach past the responses it must skip (`seen`)."""
+        if self.limit is None or self.limit // 2 <= len(self.seen):
             return None
         return replace(self, limit=self.limit // 2)
 
