@@ -124,7 +124,7 @@ def window_sizes(run: LiveRun) -> list[int]:
 
 
 def after_second_window(message: dict[str, Any], seen: list[dict[str, Any]]) -> bool:
-    """A window's checkpoint carries the survey's cursor (the estimate slice's STATE is still empty)."""
+    """A window's checkpoint carries the survey's cursor (any STATE without one is not a window's)."""
     if message.get("type") != "STATE":
         return False
     checkpoints = [m for m in seen if m.get("type") == "STATE" and m["state"]["stream"]["stream_state"]]

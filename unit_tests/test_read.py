@@ -4,6 +4,7 @@ import requests
 from airbyte_cdk.models import SyncMode
 
 from source_qualtrics.export import ExportTiming
+from source_qualtrics.streams.responses import recheck_seconds
 from unit_tests.builders import (
     BASE_URL,
     FakeExportApi,
@@ -286,3 +287,11 @@ def test_an_export_that_finishes_early_frees_its_slot_for_the_next_survey(source
     start_c = calls.index(("POST", SV_C.lower(), 5))
     last_poll_a = max(i for i, call in enumerate(calls) if call[:2] == ("GET", SV_A.lower()) and call[2] == 6)
     assert start_c < last_poll_a, "C started while A was still running, as soon as B had finished"
+
+
+def test_unchanged_surveys_come_due_for_their_recheck_spread_over_half_the_period() -> None:
+    dues = [recheck_seconds(f"SV_{n:015d}", 24) / 3600 for n in range(1000)]
+    assert all(12 <= due <= 24 for due in dues)
+    assert recheck_seconds("SV_000000000000001", 24) == recheck_seconds("SV_000000000000001", 24)
+    early = sum(due < 18 for due in dues)
+    assert 400 <= early <= 600, "about half come due in the first half of the spread"

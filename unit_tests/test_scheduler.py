@@ -305,9 +305,7 @@ def test_tasks_are_planned_while_the_running_exports_wait_and_the_biggest_start_
 
     exporter = ResponseExporter(fake, lambda: tmp_path, sleep=fake.sleep, clock=fake.clock)  # type: ignore[arg-type]
     sizes = {"SV_4": 900, "SV_5": 800}
-    run = ExportScheduler(
-        exporter, plan(), 2, ExportCache(), size=lambda task: sizes.get(task.survey_id, 0)
-    )
+    run = ExportScheduler(exporter, plan(), 2, ExportCache(), size=lambda task: sizes.get(task.survey_id, 0))
     results = run.results()
     assert isinstance(next(results), ExportReady)
     assert [at for at, _ in planned] == [0.0] * 6, "all planned before the first export finished"

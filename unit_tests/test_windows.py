@@ -1,11 +1,12 @@
-"""Windows of last-modified time: planned from a response count, split in halves down to a floor."""
+"""Windows of last-modified time: planned from a response count, split in halves down to a floor, and
+exported in keyset chunks of halving size."""
 
 from __future__ import annotations
 
 import pytest
 
 from source_qualtrics.dates import instant
-from source_qualtrics.windows import MIN_WINDOW, Window, plan_windows
+from source_qualtrics.windows import MIN_WINDOW, ChunkProgress, Window, plan_windows
 
 START = instant("2024-01-01T00:00:00Z")
 NOW = instant("2025-01-01T00:00:00Z")
@@ -55,3 +56,70 @@ def test_windows_survive_the_state_round_trip() -> None:
         assert Window.from_json(window.to_json()) == window
     with pytest.raises(ValueError):
         Window.from_json(["2024-01-01T00:00:00Z"])
+
+
+# -- keyset chunks ------------------------------------------------------------------------------------
+
+CHUNK = Window(instant("2025-01-01T00:00:00Z"), None, limit=3)
+
+
+def test_a_full_chunk_is_followed_by_one_starting_at_the_last_second_it_reached() -> None:
+    progress = ChunkProgress(CHUNK)
+    for rid, modified in [
+        ("R_1", "2025-02-01T10:00:00.1Z"),
+        ("R_2", "2025-02-01T10:00:05.2Z"),
+        ("R_3", "2025-02-01T10:00:05.9Z"),
+    ]:
+        assert progress.admit(rid, modified)
+    following = progress.successor()
+    assert following == Window(instant("2025-02-01T10:00:05Z"), None, limit=3, seen=("R_2", "R_3"))
+
+
+def test_the_responses_the_previous_chunk_emitted_are_skipped_once() -> None:
+    window = Window(instant("2025-02-01T10:00:05Z"), None, limit=3, seen=("R_2", "R_3"))
+    progress = ChunkProgress(window)
+    admitted = [
+        progress.admit(rid, modified)
+        for rid, modified in [
+            ("R_2", "2025-02-01T10:00:05.2Z"),
+            ("R_3", "2025-02-01T10:00:05.9Z"),
+            ("R_4", "2025-02-01T10:00:05.9Z"),
+        ]
+    ]
+    assert admitted == [False, False, True]
+
+
+def test_a_chunk_shorter_than_its_limit_ends_the_window() -> None:
+    progress = ChunkProgress(CHUNK)
+    progress.admit("R_1", "2025-02-01T10:00:00Z")
+    assert progress.successor() is None
+
+
+def test_a_chunk_whose_responses_all_share_its_first_second_doubles_to_reach_past_them() -> None:
+    window = Window(instant("2025-02-01T10:00:05Z"), None, limit=2, seen=("R_1",))
+    progress = ChunkProgress(window)
+    progress.admit("R_1", "2025-02-01T10:00:05.5Z")
+    progress.admit("R_2", "2025-02-01T10:00:05.5Z")
+    following = progress.successor()
+    assert following is not None and following.start == window.start
+    assert following.seen == ("R_1", "R_2") and following.limit == 4
+    assert following.smaller_chunks() is None, "half of it could not reach past the two it must skip"
+
+
+def test_chunks_halve_down_to_one_response() -> None:
+    sizes = []
+    window: Window | None = Window(None, None).in_chunks(5)
+    while window is not None:
+        sizes.append(window.limit)
+        window = window.smaller_chunks()
+    assert sizes == [5, 2, 1]
+
+
+def test_chunks_survive_the_state_round_trip_and_old_windows_load_unchanged() -> None:
+    window = Window(instant("2025-02-01T10:00:05Z"), None, limit=1500, seen=("R_2", "R_3"))
+    assert Window.from_json(window.to_json()) == window
+    assert Window.from_json({"start": None, "end": "2025-01-01T00:00:00Z"}) == Window(
+        None, instant("2025-01-01T00:00:00Z")
+    )
+    with pytest.raises(ValueError):
+        Window.from_json({"start": None, "end": None, "limit": 0})
