@@ -45,7 +45,8 @@ def contact_transactions(directory: Directory, directory_id: str, contact_id: st
             for row in table.of_contact(contact_id)
         ]
         return generated + directory.changes.added_transactions(contact_id)
-    return _small_transactions(directory, contact_id, lists) + directory.changes.added_transactions(contact_id)
+    generated = _small_transactions(directory, contact_id, lists)
+    return generated + directory.changes.added_transactions(contact_id)
 
 
 def _small_transactions(directory: Directory, contact_id: str, lists: list[str]) -> list[dict[str, Any]]:
