@@ -80,8 +80,9 @@ class ContactTransactions(_PerDirectory, IncrementalMixin):
     """Full refresh: every contact, one call each. Incremental: a bounded first pass, then changes only.
 
     State, per directory in the CDK's per-partition shape: `{"states": [{"partition": {"directory_id":
-    "POOL_..."}, "cursor": {"batchesThrough": <newest batch creationDate read>, "sweep": <URL of the
-    next contact page of the first pass, or null>, "swept": <first pass done>, "contactsRead": n}}]}`.
+    "POOL_..."}, "cursor": {"batchesThrough": <newest batch creationDate read>, "batchesAtThrough": [the batch
+    ids created then], "sweep": <URL of the next contact page of the first pass, or null>, "swept":
+    <first pass done>, "contactsRead": n}}]}`.
     """
 
     primary_key = "transactionId"
@@ -186,15 +187,21 @@ class ContactTransactions(_PerDirectory, IncrementalMixin):
             directory_id, {"batchesThrough": None, "sweep": None, "swept": False}
         )
         through = parse_instant(cursor.get("batchesThrough"))
-        newest, contacts = through, set()
+        read_at_through = set(cursor.get("batchesAtThrough") or ())
+        newest, at_newest, contacts = through, set(read_at_through), set()
         batches_path = TransactionBatches.path.format(directoryId=directory_id)
         for batch in self.paginate_parent(batches_path, self.permission, self.scope):
             created, batch_id = parse_instant(batch.get("creationDate")), batch.get("batchId")
             if created is None or not isinstance(batch_id, str):
                 continue
             if newest is None or created > newest:
-                newest = created
-            if first_sync or (through is not None and created < through):
+                newest, at_newest = created, {batch_id}
+            elif created == newest:
+                at_newest.add(batch_id)
+            seen = through is not None and (
+                created < through or (created == through and batch_id in read_at_through)
+            )
+            if first_sync or seen:
                 continue  # the first pass reads every contact anyway; older batches were read
             members_path = TransactionBatchMembers.path.format(directoryId=directory_id, batchId=batch_id)
             try:
@@ -213,7 +220,7 @@ class ContactTransactions(_PerDirectory, IncrementalMixin):
         for contact_id in sorted(contacts):
             yield from self.contact_records(directory_id, contact_id)
         if newest is not None:
-            cursor["batchesThrough"] = api_format(min(newest, self._sync.started_at))
+            cursor["batchesThrough"], cursor["batchesAtThrough"] = api_format(newest), sorted(at_newest)
 
     def read_sweep_page(self, directory_id: str) -> Iterable[Mapping[str, Any]]:
         """One page of the first pass: its contacts' transactions, then the next page as the position."""
