@@ -122,7 +122,7 @@ def test_contact_transactions_reads_each_contact_once_then_only_contacts_in_new_
 
     directory_id = sim.directory.directories[0]["directoryId"]
     someone = sim.directory.contacts[directory_id][5]["contactId"]
-    _, new_ids = sim.directory.add_transactions(directory_id, someone, 2, _now_ms())
+    _, new_ids = sim.directory.add_transactions(directory_id, [someone], 2, _now_ms())
     second = read(connector, small_brand, catalog, first.latest_states())
     assert sim.request_counts().get(PER_CONTACT) == 1, "only the contact named by the new batch"
     assert set(new_ids) <= {r["transactionId"] for r in second.records("contact_transactions")}

@@ -66,8 +66,10 @@ class AdminClient:
         body = {"contactId": contact_id} if contact_id else {}
         return str(self._call("POST", f"/distributions/{distribution_id}/opens", body)["contactId"])
 
-    def add_transactions(self, directory_id: str, contact_id: str | None = None, count: int = 1) -> list[str]:
-        body: dict[str, Any] = {"count": count, **({"contactId": contact_id} if contact_id else {})}
+    def add_transactions(
+        self, directory_id: str, contact_ids: list[str] | None = None, count: int = 1
+    ) -> list[str]:
+        body: dict[str, Any] = {"count": count, **({"contactIds": contact_ids} if contact_ids else {})}
         return list(self._call("POST", f"/directories/{directory_id}/transactions", body)["transactionIds"])
 
     def request_counts(self) -> dict[str, int]:

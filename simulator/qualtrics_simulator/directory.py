@@ -418,14 +418,14 @@ class Directory:
             return self._transactions
 
     def add_transactions(
-        self, directory_id: str, contact_id: str | None, count: int, at_ms: int
+        self, directory_id: str, contact_ids: list[str] | None, count: int, at_ms: int
     ) -> tuple[str, list[str]]:
-        """`count` new transactions on a contact (the first one by default) in a new batch (admin API)."""
+        """`count` new transactions on each contact (the first by default), in one new batch (admin API)."""
         contacts = self.directory_contacts(directory_id)
-        if contact_id is None:
-            contact_id = contacts[0]["contactId"]
-        elif self.contact_index.get(contact_id) != directory_id:
-            raise ApiError(404, "NF_1", f"Contact {contact_id} was not found.")
+        chosen = contact_ids or [contacts[0]["contactId"]]
+        for contact_id in chosen:
+            if self.contact_index.get(contact_id) != directory_id:
+                raise ApiError(404, "NF_1", f"Contact {contact_id} was not found.")
         number = self.changes.next_number()
         batch = AddedBatch(_id("BT_", self.seed, directory_id, "added", number), at_ms)
         lists = [ml["mailingListId"] for ml in self.directory_lists(directory_id)]
@@ -438,6 +438,7 @@ class Directory:
                 "transactionDate": moment,
                 "data": {"amount": str(20 + n), "currency": "USD", "productNumber": "Checking"},
             }
+            for contact_id in chosen
             for n in range(count)
         ]
         self.changes.add_transactions(directory_id, batch, rows)

@@ -5,8 +5,8 @@ Three admin mutations, each the kind of change a nightly sync must bring:
 - `POST /__admin/surveys/{surveyId}/distributions`: a new invitation sent now to a few contacts;
 - `POST /__admin/distributions/{distributionId}/opens` (`{"contactId": ...}` optional): a recipient
   opens the email now (history status `Opened`, `openedAt` now, `stats.opened` one more);
-- `POST /__admin/directories/{directoryId}/transactions` (`{"contactId": ..., "count": 1}`): new
-  transactions on a contact, in a new transaction batch created now.
+- `POST /__admin/directories/{directoryId}/transactions` (`{"contactIds": [...], "count": 1}`): new
+  transactions on each contact (the directory's first by default), in one new batch created now.
 
 They are kept here, beside the generated data and never inside it, so generation stays a pure
 function of the config.
@@ -113,13 +113,15 @@ def add_open(request: Request) -> dict[str, Any]:
 
 def add_transactions(request: Request) -> dict[str, Any]:
     body = _body(request)
-    contact, count = body.get("contactId"), body.get("count", 1)
-    if contact is not None and not isinstance(contact, str):
-        raise ValueError("contactId must be a string")
+    contacts, count = body.get("contactIds"), body.get("count", 1)
+    if contacts is not None and not (
+        isinstance(contacts, list) and all(isinstance(c, str) for c in contacts)
+    ):
+        raise ValueError("contactIds must be an array of strings")
     if not isinstance(count, int) or isinstance(count, bool) or count < 1:
         raise ValueError("count must be a positive integer")
     directory = request.sim.directory
-    batch_id, ids = directory.add_transactions(request.params["directoryId"], contact, count, now_ms())
+    batch_id, ids = directory.add_transactions(request.params["directoryId"], contacts, count, now_ms())
     return {"batchId": batch_id, "transactionIds": ids}
 
 
