@@ -430,7 +430,7 @@ class Directory:
         batch = AddedBatch(_id("BT_", self.seed, directory_id, "added", number), at_ms)
         lists = [ml["mailingListId"] for ml in self.directory_lists(directory_id)]
         moment = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(at_ms // 1000))
-        rows = [
+        rows: list[dict[str, Any]] = [
             {
                 "transactionId": _id("CTR_", self.seed, contact_id, "added", number, n),
                 "contactId": contact_id,
@@ -442,7 +442,7 @@ class Directory:
             for n in range(count)
         ]
         self.changes.add_transactions(directory_id, batch, rows)
-        return batch.batch_id, [row["transactionId"] for row in rows]
+        return batch.batch_id, [str(row["transactionId"]) for row in rows]
 
     def event_subscriptions(self, surveys: Sequence[SurveyInfo]) -> list[dict[str, Any]]:
         return [
