@@ -34,6 +34,7 @@ from pathlib import Path
 import requests
 
 from bench.big import resumed_backfill, slow_export
+from bench.enterprise import enterprise
 from bench.measure import RunResult, connector_args, expect, log, measure
 from testkit import SIM_TOKEN, simulator_process
 
@@ -240,7 +241,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="small sizes, one run: a smoke test")
     parser.add_argument(
         "--only",
-        choices=("slow-export", "resume"),
+        choices=("slow-export", "resume", "enterprise"),
         help="run one big-brand figure alone (bench/big.py): the slow export, or the killed backfill",
     )
     parser.add_argument("--slow-surveys", type=int, default=20, help="surveys in the slow-export run")
@@ -265,6 +266,10 @@ def big_brand(workdir: Path, args: argparse.Namespace, parts: tuple[str, ...]) -
     if "resume" in parts:
         log(f"killed and resumed backfill: {args.resume_responses:,} responses")
         sections += ["", *resumed_backfill(workdir, args.resume_responses).section()]
+    if "enterprise" in parts:  # opt-in only (bench/enterprise.py): it takes long
+        sizes = (200, 2_000, 10_000) if args.quick else (2_000, 20_000, 100_000)
+        log(f"every stream at enterprise size: {sizes[0]:,} surveys, {sizes[1]:,} distributions, ...")
+        sections += ["", *enterprise(workdir, *sizes).section()]
     return "\n".join(sections) + "\n"
 
 

@@ -27,6 +27,10 @@ DEFAULT_MAX_CONCURRENT_EXPORTS = 4
 DEFAULT_RESPONSES_PER_EXPORT = 250_000
 DEFAULT_RECHECK_HOURS = 24
 DEFAULT_IN_PROGRESS_LOOKBACK_DAYS = 183
+# How long after sending a distribution's history still changes (see streams/distributions.py), and
+# how many contacts one sync of contact_transactions reads on its first pass (streams/transactions.py).
+DEFAULT_HISTORY_LOOKBACK_DAYS = 70
+DEFAULT_CONTACT_TRANSACTIONS_PER_SYNC = 5000
 
 _DATACENTER_ID = re.compile(r"^[a-z]{2,4}[0-9]{0,2}$")
 _HOST_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
@@ -90,6 +94,9 @@ class QualtricsConfig:
     skip_unchanged_surveys: bool = False
     unchanged_survey_recheck_hours: int = DEFAULT_RECHECK_HOURS
     in_progress_lookback_days: int = DEFAULT_IN_PROGRESS_LOOKBACK_DAYS
+    # distribution and directory streams at enterprise size
+    distribution_history_lookback_days: int = DEFAULT_HISTORY_LOOKBACK_DAYS
+    contact_transactions_per_sync: int = DEFAULT_CONTACT_TRANSACTIONS_PER_SYNC
 
     @property
     def host(self) -> str:
@@ -150,6 +157,20 @@ def parse_config(raw: Mapping[str, Any]) -> QualtricsConfig:
             DEFAULT_IN_PROGRESS_LOOKBACK_DAYS,
             0,
             3660,
+        ),
+        distribution_history_lookback_days=_bounded_int(
+            raw.get("distribution_history_lookback_days"),
+            "Distribution history look-back (days)",
+            DEFAULT_HISTORY_LOOKBACK_DAYS,
+            1,
+            3650,
+        ),
+        contact_transactions_per_sync=_bounded_int(
+            raw.get("contact_transactions_per_sync"),
+            "Contacts per sync for contact transactions",
+            DEFAULT_CONTACT_TRANSACTIONS_PER_SYNC,
+            100,
+            10_000_000,
         ),
     )
     _check_against_spec(raw)

@@ -47,6 +47,7 @@ from source_qualtrics.streams.surveys import Surveys
 from source_qualtrics.sync import SyncContext, survey_list_forbidden
 
 PROXY_NOTICE_MARKER = "use this host instead:"
+DIRECTORY_PARTITIONED = ("contact_transactions",)
 
 
 class SourceQualtrics(AbstractSource):
@@ -214,6 +215,8 @@ def check_saved_state(catalog: ConfiguredAirbyteCatalog, state: list[AirbyteStat
     for entry in catalog.streams:
         name = entry.stream.name
         value = manager.get_stream_state(name, None)
+        if name in DIRECTORY_PARTITIONED:
+            continue  # partitioned by directory; the stream checks its own state
         if value and "states" in value:  # a per-survey state: one policy for all of them
             cursors = load_partitions(value, name)
             if name in ("responses", "question_answers") or name.startswith("responses_"):

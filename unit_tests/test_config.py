@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import json
 from datetime import datetime, timezone
+from pathlib import Path
 
 import pytest
 from airbyte_cdk.models import FailureType
@@ -8,6 +10,8 @@ from airbyte_cdk.models import FailureType
 from source_qualtrics.config import normalize_datacenter, parse_config
 from source_qualtrics.errors import ConfigError
 from unit_tests.builders import TOKEN, config
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.mark.parametrize(
@@ -99,6 +103,9 @@ def test_defaults_when_optional_fields_are_absent() -> None:
         ({"max_concurrent_exports": 100}, "1 to 32"),
         ({"credentials": {"auth_type": "api_token", "api_token": "  "}}, "Qualtrics IDs"),
         ({"credentials": None}, "API token"),
+        ({"distribution_history_lookback_days": 0}, "1 to 3650"),
+        ({"distribution_history_lookback_days": "70"}, "whole number"),
+        ({"contact_transactions_per_sync": 10}, "100 to 10000000"),
     ],
 )
 def test_bad_values_give_one_line_that_says_what_to_change(overrides: dict, fragment: str) -> None:
@@ -106,3 +113,14 @@ def test_bad_values_give_one_line_that_says_what_to_change(overrides: dict, frag
         parse_config(config(**overrides))
     assert fragment in str(raised.value)
     assert "\n" not in str(raised.value)
+
+
+def test_enterprise_size_options_default_to_the_documented_values_and_parse() -> None:
+    defaults = parse_config(config())
+    assert defaults.distribution_history_lookback_days == 70
+    assert defaults.contact_transactions_per_sync == 5000
+    spec = json.loads((ROOT / "spec.json").read_text())["connectionSpecification"]["properties"]
+    assert spec["distribution_history_lookback_days"]["default"] == 70
+    assert spec["contact_transactions_per_sync"]["default"] == 5000
+    parsed = parse_config(config(distribution_history_lookback_days=120, contact_transactions_per_sync=250))
+    assert (parsed.distribution_history_lookback_days, parsed.contact_transactions_per_sync) == (120, 250)

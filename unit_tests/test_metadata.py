@@ -20,3 +20,13 @@ def test_the_icon_is_an_svg_file_beside_the_metadata() -> None:
 def test_the_documentation_url_points_at_the_documentation_in_the_repository() -> None:
     documentation = ROOT / METADATA["documentationUrl"]
     assert documentation.is_file() and "## 5. Streams" in documentation.read_text()
+
+
+def test_suggested_streams_are_every_stream_but_the_one_that_pays_per_contact() -> None:
+    from source_qualtrics.source import SourceQualtrics
+
+    config = {"datacenter": "fra1", "credentials": {"auth_type": "api_token", "api_token": "x"}}
+    names = {stream.name for stream in SourceQualtrics().streams(config)}
+    suggested = METADATA["suggestedStreams"]["streams"]
+    assert len(suggested) == len(set(suggested))
+    assert set(suggested) == names - {"contact_transactions"}

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from . import directory_changes
 from .errors import ApiError
 from .routing import Request, Route
 from .store import UnknownResponse, UnknownSurvey
@@ -103,6 +104,8 @@ ADMIN_ROUTES: tuple[Route, ...] = (
     Route("POST", "/surveys/{surveyId}/responses", add_responses),
     Route("POST", "/surveys/{surveyId}/responses/edit", edit_responses),
     Route("POST", "/surveys/{surveyId}/responses/delete", delete_responses),
+    # distributions, opens and transactions added at runtime (directory_changes.py)
+    *directory_changes.ADMIN_ROUTES,
 )
 
 

@@ -57,6 +57,21 @@ class AdminClient:
     def delete_survey(self, survey_id: str) -> None:
         self._call("DELETE", f"/surveys/{survey_id}")
 
+    # --- distributions, opens and transactions added at runtime (directory_changes.py) ---
+
+    def add_distribution(self, survey_id: str) -> str:
+        return str(self._call("POST", f"/surveys/{survey_id}/distributions", {})["distributionId"])
+
+    def open_email(self, distribution_id: str, contact_id: str | None = None) -> str:
+        body = {"contactId": contact_id} if contact_id else {}
+        return str(self._call("POST", f"/distributions/{distribution_id}/opens", body)["contactId"])
+
+    def add_transactions(
+        self, directory_id: str, contact_ids: list[str] | None = None, count: int = 1
+    ) -> list[str]:
+        body: dict[str, Any] = {"count": count, **({"contactIds": contact_ids} if contact_ids else {})}
+        return list(self._call("POST", f"/directories/{directory_id}/transactions", body)["transactionIds"])
+
     def request_counts(self) -> dict[str, int]:
         return dict(self._call("GET", "/requests"))
 

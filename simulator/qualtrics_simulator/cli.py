@@ -51,6 +51,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--no-blank-lines", action="store_true", help="no blank/{} lines in NDJSON exports")
     p.add_argument("--oauth-client-id", default="sim-client")
     p.add_argument("--oauth-client-secret", default="sim-secret")
+    # XM Directory and distributions at enterprise size (see directory_scale.py)
+    p.add_argument("--contacts", type=int, default=0, help="contacts in the default XM directory")
+    p.add_argument("--mailing-lists", type=int, default=20, help="with --contacts: mailing lists")
+    p.add_argument("--distributions", type=int, default=0, help="distributions in all, over the surveys")
+    p.add_argument("--history-years", type=float, default=3.0, help="years the send dates spread over")
+    p.add_argument("--recipients", type=int, default=20, help="recipients per distribution (at size)")
+    p.add_argument("--transactions", type=int, default=0, help="contact transactions in all")
+    p.add_argument("--transactions-per-batch", type=int, default=200)
     p.add_argument("--ready-file", type=Path, help="write the base URL here once listening")
     return p.parse_args(argv)
 
@@ -89,6 +97,13 @@ def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
         blank_lines=not args.no_blank_lines,
         oauth_client_id=args.oauth_client_id,
         oauth_client_secret=args.oauth_client_secret,
+        contacts=args.contacts,
+        mailing_lists=args.mailing_lists,
+        distributions=args.distributions,
+        history_years=args.history_years,
+        recipients_per_distribution=args.recipients,
+        transactions=args.transactions,
+        transactions_per_batch=args.transactions_per_batch,
     )
 
 

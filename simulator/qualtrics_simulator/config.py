@@ -79,6 +79,16 @@ class SimulatorConfig:
     export_forbidden_surveys: list[str] = field(default_factory=list)
     export_missing_surveys: list[str] = field(default_factory=list)
 
+    # --- XM Directory and distributions at enterprise size (directory_scale.py); 0 keeps the small
+    # fixed directory (12 + 7 contacts, 3 distributions per survey, 0-2 transactions per contact).
+    contacts: int = 0  # contacts of the default directory
+    mailing_lists: int = 20  # with `contacts`: lists of up to 1,000 of them
+    distributions: int = 0  # in all, spread over the surveys
+    history_years: float = 3.0  # send dates spread over this many years before now
+    recipients_per_distribution: int = 20
+    transactions: int = 0  # in all, on random contacts, in batches of `transactions_per_batch`
+    transactions_per_batch: int = 200
+
     def rpm(self, kind: str) -> int:
         """Effective requests/minute for an endpoint kind."""
         merged = {**DEFAULT_RATE_LIMITS, **self.rate_limit_rpm}

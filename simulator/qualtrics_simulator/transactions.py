@@ -28,10 +28,28 @@ PRODUCTS = ("Checking", "Savings", "Home equity", "Credit card")
 
 
 def contact_transactions(directory: Directory, directory_id: str, contact_id: str) -> list[dict[str, Any]]:
-    contacts = directory.directory_contacts(directory_id)
-    if not any(c["contactId"] == contact_id for c in contacts):
+    directory.directory_contacts(directory_id)
+    if directory.contact_index.get(contact_id) != directory_id:
         raise ApiError(404, "NF_1", f"Contact {contact_id} was not found.")
     lists = [ml["mailingListId"] for ml in directory.directory_lists(directory_id)]
+    table = directory.transaction_table()
+    if table is not None and table.directory_id == directory_id:  # at size (directory_scale.py)
+        generated = [
+            {
+                "transactionId": row["transactionId"],
+                "contactId": contact_id,
+                "mailingListId": lists[0] if lists else None,
+                "transactionDate": row["transactionDate"],
+                "data": {"amount": row["amount"], "currency": "USD", "productNumber": PRODUCTS[0]},
+            }
+            for row in table.of_contact(contact_id)
+        ]
+        return generated + directory.changes.added_transactions(contact_id)
+    generated = _small_transactions(directory, contact_id, lists)
+    return generated + directory.changes.added_transactions(contact_id)
+
+
+def _small_transactions(directory: Directory, contact_id: str, lists: list[str]) -> list[dict[str, Any]]:
     count = digest("transactions", directory.seed, contact_id)[0] % 3
     rows = []
     for n in range(count):
@@ -53,12 +71,44 @@ def contact_transactions(directory: Directory, directory_id: str, contact_id: st
     return rows
 
 
-def batches(directory: Directory, directory_id: str) -> dict[str, list[dict[str, Any]]]:
-    """batchId -> the directory's transactions in it (each transaction in one batch)."""
+def batch_list(directory: Directory, directory_id: str) -> list[dict[str, Any]]:
+    """The directory's batches, oldest first: generated ones, then those added at runtime."""
+    table = directory.transaction_table()
+    if table is not None and table.directory_id == directory_id:
+        generated = [
+            {"batchId": batch_id, "creationDate": iso_seconds(created)}
+            for batch_id, created in zip(table.batch_ids, table.batch_created, strict=True)
+        ]
+    else:
+        generated = [
+            {"batchId": batch_id, "creationDate": iso_seconds(EPOCH_MS - (20 - n) * DAY_MS)}
+            for n, batch_id in enumerate(_small_batches(directory, directory_id))
+        ]
+    added = [
+        {"batchId": batch.batch_id, "creationDate": iso_seconds(batch.created_ms)}
+        for batch in directory.changes.added_batches(directory_id)
+    ]
+    return generated + added
+
+
+def batch_members(directory: Directory, directory_id: str, batch_id: str) -> list[dict[str, Any]] | None:
+    """The batch's transactions (`transactionId`, `contactId`); None for an unknown batch."""
+    for batch in directory.changes.added_batches(directory_id):
+        if batch.batch_id == batch_id:
+            return list(batch.members)
+    table = directory.transaction_table()
+    if table is not None and table.directory_id == directory_id:
+        return table.members(batch_id)
+    return _small_batches(directory, directory_id).get(batch_id)
+
+
+def _small_batches(directory: Directory, directory_id: str) -> dict[str, list[dict[str, Any]]]:
+    """batchId -> the directory's generated transactions in it (each transaction in one batch)."""
     ids = [_id("BT_", directory.seed, directory_id, b) for b in range(BATCHES_PER_DIRECTORY)]
     found: dict[str, list[dict[str, Any]]] = {batch_id: [] for batch_id in ids}
+    lists = [ml["mailingListId"] for ml in directory.directory_lists(directory_id)]
     for contact in directory.directory_contacts(directory_id):
-        for row in contact_transactions(directory, directory_id, contact["contactId"]):
+        for row in _small_transactions(directory, contact["contactId"], lists):
             batch = ids[digest("batch", row["transactionId"])[0] % len(ids)]
             found[batch].append({"transactionId": row["transactionId"], "contactId": row["contactId"]})
     return found
@@ -73,16 +123,13 @@ def get_division(request: Request) -> dict[str, Any]:
 
 def list_transaction_batches(request: Request) -> dict[str, Any]:
     directory_id = request.params["directoryId"]
-    elements = [
-        {"batchId": batch_id, "creationDate": iso_seconds(EPOCH_MS - (20 - n) * DAY_MS)}
-        for n, batch_id in enumerate(batches(request.sim.directory, directory_id))
-    ]
+    elements = batch_list(request.sim.directory, directory_id)
     return _skip_token_result(request, elements, "batchId", f"/directories/{directory_id}/transactionbatches")
 
 
 def list_batch_transactions(request: Request) -> dict[str, Any]:
     directory_id, batch_id = request.params["directoryId"], request.params["batchId"]
-    members = batches(request.sim.directory, directory_id).get(batch_id)
+    members = batch_members(request.sim.directory, directory_id, batch_id)
     if members is None:
         raise ApiError(404, "NF_1", f"Transaction batch {batch_id} was not found.")
     path = f"/directories/{directory_id}/transactionbatches/{batch_id}/transactions"

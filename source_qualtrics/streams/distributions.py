@@ -9,12 +9,20 @@ scheduled for the future cannot hide the ones sent before it.
 `distribution_history` lists, per recipient, what happened to one distribution: sent, opened, started,
 finished, with the `responseId` that links a contact to their response. Test distributions
 (`requestType: "TestEmail"`) have no history (Qualtrics answers 400 `CP_TD_GER_NP`) and are skipped.
+It costs one request per distribution (at Qualtrics' 300/minute limit for that endpoint), so an
+incremental sync reads only the histories that can still change: those of distributions sent within
+`distribution_history_lookback_days` (default 70) before the survey's previous sync. Qualtrics' email
+links stay valid 60 days after sending by default, and a started response stays open a week after its
+last activity, so opens, starts and completions stop arriving about 67 days after the send.
+
+Both streams read surveys in groups of `SURVEYS_PER_SLICE`, so at thousands of surveys the per-survey
+state is written once per group rather than once per survey (a STATE after each survey is quadratic).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, MutableMapping
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from typing import Any
 
 from airbyte_cdk.models import SyncMode
@@ -22,12 +30,13 @@ from airbyte_cdk.sources.streams import IncrementalMixin
 
 from source_qualtrics.dates import DateTime, Duration, api_format, now, parse_instant
 from source_qualtrics.errors import QualtricsApiError
-from source_qualtrics.streams.base import QualtricsListStream
+from source_qualtrics.streams.base import Forbidden, QualtricsListStream
 from source_qualtrics.streams.partitioned_state import dump_partitions, load_partitions
 
 logger = logging.getLogger("airbyte")
 
 STATS_LOOKBACK = Duration(days=14)
+SURVEYS_PER_SLICE = 100
 TEST_DISTRIBUTION = "TestEmail"
 NO_HISTORY_CODE = "CP_TD_GER_NP"
 DISTRIBUTION_PERMISSION = "the 'Distribute Surveys' (email distributions) permission on the survey"
@@ -107,28 +116,98 @@ class Distributions(_PerSurvey, IncrementalMixin):
             self._cursors[survey_id] = api_format(newest)
 
 
-class DistributionHistory(_PerSurvey):
+class DistributionHistory(_PerSurvey, IncrementalMixin):
+    """Per survey, the histories of its distributions; incremental: those sent within the look-back.
+
+    The cursor of a survey is the start of the last sync that read all its histories (not the newest
+    send date: a survey that stopped sending would otherwise re-read its last weeks every night).
+    """
+
     primary_key = ["distributionId", "contactId"]
+    cursor_field = "sentAt"  # nominal: the state holds per survey when its histories were last read
     path = "distributions/{distributionId}/history"
     parent_keys = ("surveyId", "distributionId")
     permission = DISTRIBUTION_PERMISSION
     scope = DISTRIBUTION_SCOPE
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._read_at: dict[str, str] = {}
+
     @property
     def name(self) -> str:
         return "distribution_history"
 
+    @property
+    def source_defined_cursor(self) -> bool:
+        return True
+
+    @property
+    def lookback(self) -> Duration:
+        days = self._config.distribution_history_lookback_days if self._config is not None else 70
+        return Duration(days=days)
+
+    @property
+    def state(self) -> MutableMapping[str, Any]:
+        return dump_partitions({survey_id: {"readAt": at} for survey_id, at in self._read_at.items()})
+
+    @state.setter
+    def state(self, value: MutableMapping[str, Any]) -> None:
+        self._read_at = {
+            survey_id: cursor["readAt"]
+            for survey_id, cursor in load_partitions(value, self.name).items()
+            if isinstance(cursor.get("readAt"), str) and parse_instant(cursor["readAt"]) is not None
+        }
+
     def parent_slices(self) -> Iterable[Mapping[str, Any]]:
-        for survey in self.survey_slices():
-            params = {"surveyId": survey["surveyId"]}
-            for element in self.paginate_parent("distributions", self.permission, self.scope, params):
-                distribution_id = element.get("id")
-                if not isinstance(distribution_id, str) or not distribution_id:
-                    continue
-                if element.get("requestType") == TEST_DISTRIBUTION:
-                    logger.info("distribution_history: %s is a test email without history", distribution_id)
-                    continue
-                yield {**survey, "distributionId": distribution_id}
+        survey_ids = [survey["surveyId"] for survey in self.survey_slices()]
+        for start in range(0, len(survey_ids), SURVEYS_PER_SLICE):
+            yield {"surveyIds": survey_ids[start : start + SURVEYS_PER_SLICE]}
+
+    def read_records(
+        self,
+        sync_mode: SyncMode,
+        cursor_field: list[str] | None = None,
+        stream_slice: Mapping[str, Any] | None = None,
+        stream_state: Mapping[str, Any] | None = None,
+    ) -> Iterable[Mapping[str, Any]]:
+        for survey_id in (stream_slice or {}).get("surveyIds", ()):
+            try:
+                distribution_ids = list(self.readable_distributions(survey_id, sync_mode))
+            except Forbidden as forbidden:  # this survey's distributions only; its cursor stays
+                self.warn_forbidden(str(forbidden), forbidden.key)
+                continue
+            for distribution_id in distribution_ids:
+                child = {"surveyId": survey_id, "distributionId": distribution_id}
+                yield from super().read_records(sync_mode, cursor_field, child, stream_state)
+            if sync_mode == SyncMode.incremental:
+                self._read_at[survey_id] = api_format(self._sync.started_at)
+
+    def readable_distributions(self, survey_id: str, sync_mode: SyncMode) -> Iterator[str]:
+        """Ids of the survey's distributions to read the history of (test emails have none)."""
+        params = self.list_params(survey_id, sync_mode)
+        for element in self.paginate_parent("distributions", self.permission, self.scope, params):
+            distribution_id = element.get("id")
+            if not isinstance(distribution_id, str) or not distribution_id:
+                continue
+            if element.get("requestType") == TEST_DISTRIBUTION:
+                logger.info("distribution_history: %s is a test email without history", distribution_id)
+                continue
+            yield distribution_id
+
+    def list_params(self, survey_id: str, sync_mode: SyncMode) -> dict[str, Any]:
+        """The survey's distributions whose history can still change (all of them on a first sync)."""
+        params: dict[str, Any] = {"surveyId": survey_id}
+        since: DateTime | None = None
+        if sync_mode == SyncMode.incremental:
+            read_at = parse_instant(self._read_at.get(survey_id))
+            since = read_at - self.lookback if read_at is not None else None
+        start_date = self._config.start_date if self._config is not None else None
+        if start_date is not None and (since is None or start_date > since):
+            since = start_date
+        if since is not None:
+            params["sendStartDate"] = api_format(since)
+        return params
 
     def skip_error(self, error: QualtricsApiError, stream_slice: Mapping[str, Any]) -> bool:
         if (error.status == 400 and error.error_code == NO_HISTORY_CODE) or error.status == 404:
