@@ -15,8 +15,8 @@ incremental sync reads only the histories that can still change: those of distri
 links stay valid 60 days after sending by default, and a started response stays open a week after its
 last activity, so opens, starts and completions stop arriving about 67 days after the send.
 
-Both streams read surveys in groups of `SURVEYS_PER_SLICE`, so at thousands of surveys the per-survey
-state is written once per group rather than once per survey (a STATE after each survey is quadratic).
+Both streams read surveys in a few groups (`survey_groups`), so at thousands of surveys the
+per-survey state is built and written once per group rather than once per survey or per record.
 """
 
 from __future__ import annotations
@@ -31,12 +31,11 @@ from airbyte_cdk.sources.streams import IncrementalMixin
 from source_qualtrics.dates import DateTime, Duration, api_format, now, parse_instant
 from source_qualtrics.errors import QualtricsApiError
 from source_qualtrics.streams.base import Forbidden, QualtricsListStream
-from source_qualtrics.streams.partitioned_state import dump_partitions, load_partitions
+from source_qualtrics.streams.partitioned_state import dump_partitions, load_partitions, survey_groups
 
 logger = logging.getLogger("airbyte")
 
 STATS_LOOKBACK = Duration(days=14)
-SURVEYS_PER_SLICE = 100
 TEST_DISTRIBUTION = "TestEmail"
 NO_HISTORY_CODE = "CP_TD_GER_NP"
 DISTRIBUTION_PERMISSION = "the 'Distribute Surveys' (email distributions) permission on the survey"
@@ -44,9 +43,9 @@ DISTRIBUTION_SCOPE = "read:distributions"
 
 
 class _PerSurvey(QualtricsListStream):
-    def survey_slices(self) -> Iterable[dict[str, Any]]:
-        for survey_id in self._sync.survey_ids():
-            yield {"surveyId": survey_id}
+    def parent_slices(self) -> Iterable[Mapping[str, Any]]:
+        for group in survey_groups(self._sync.survey_ids()):
+            yield {"surveyIds": group}
 
 
 class Distributions(_PerSurvey, IncrementalMixin):
@@ -60,6 +59,7 @@ class Distributions(_PerSurvey, IncrementalMixin):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._cursors: dict[str, str] = {}
+        self._state: dict[str, Any] = {}
         self._now = now()
 
     @property
@@ -72,7 +72,7 @@ class Distributions(_PerSurvey, IncrementalMixin):
 
     @property
     def state(self) -> MutableMapping[str, Any]:
-        return dump_partitions({survey_id: {self.cursor_field: c} for survey_id, c in self._cursors.items()})
+        return self._state  # the CDK reads it after every record: built once per group of surveys
 
     @state.setter
     def state(self, value: MutableMapping[str, Any]) -> None:
@@ -82,9 +82,12 @@ class Distributions(_PerSurvey, IncrementalMixin):
             if isinstance(cursor.get(self.cursor_field), str)
             and parse_instant(cursor[self.cursor_field]) is not None
         }
+        self._build_state()
 
-    def parent_slices(self) -> Iterable[Mapping[str, Any]]:
-        yield from self.survey_slices()
+    def _build_state(self) -> None:
+        self._state = dump_partitions(
+            {survey_id: {self.cursor_field: c} for survey_id, c in self._cursors.items()}
+        )
 
     def request_params(self, stream_slice: Mapping[str, Any], sync_mode: SyncMode) -> dict[str, Any]:
         params: dict[str, Any] = {"surveyId": stream_slice["surveyId"]}
@@ -105,14 +108,22 @@ class Distributions(_PerSurvey, IncrementalMixin):
         stream_slice: Mapping[str, Any] | None = None,
         stream_state: Mapping[str, Any] | None = None,
     ) -> Iterable[Mapping[str, Any]]:
-        survey_id = (stream_slice or {}).get("surveyId")
-        newest = parse_instant(self._cursors.get(survey_id)) if isinstance(survey_id, str) else None
-        for record in super().read_records(sync_mode, cursor_field, stream_slice, stream_state):
+        for survey_id in (stream_slice or {}).get("surveyIds", ()):
+            yield from self.survey_distributions(survey_id, sync_mode, stream_state)
+        self._build_state()
+
+    def survey_distributions(
+        self, survey_id: str, sync_mode: SyncMode, stream_state: Mapping[str, Any] | None
+    ) -> Iterator[Mapping[str, Any]]:
+        """One survey's distributions; its cursor moves to the newest send date once all are out."""
+        newest = parse_instant(self._cursors.get(survey_id))
+        child = {"surveyId": survey_id}
+        for record in super().read_records(sync_mode, None, child, stream_state):
             sent = parse_instant(record.get(self.cursor_field))
             if sent is not None and sent <= self._now and (newest is None or sent > newest):
                 newest = sent
             yield record
-        if sync_mode == SyncMode.incremental and isinstance(survey_id, str) and newest is not None:
+        if sync_mode == SyncMode.incremental and newest is not None:
             self._cursors[survey_id] = api_format(newest)
 
 
@@ -133,6 +144,7 @@ class DistributionHistory(_PerSurvey, IncrementalMixin):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._read_at: dict[str, str] = {}
+        self._state: dict[str, Any] = {}
 
     @property
     def name(self) -> str:
@@ -149,7 +161,7 @@ class DistributionHistory(_PerSurvey, IncrementalMixin):
 
     @property
     def state(self) -> MutableMapping[str, Any]:
-        return dump_partitions({survey_id: {"readAt": at} for survey_id, at in self._read_at.items()})
+        return self._state  # the CDK reads it after every record: built once per group of surveys
 
     @state.setter
     def state(self, value: MutableMapping[str, Any]) -> None:
@@ -158,11 +170,10 @@ class DistributionHistory(_PerSurvey, IncrementalMixin):
             for survey_id, cursor in load_partitions(value, self.name).items()
             if isinstance(cursor.get("readAt"), str) and parse_instant(cursor["readAt"]) is not None
         }
+        self._build_state()
 
-    def parent_slices(self) -> Iterable[Mapping[str, Any]]:
-        survey_ids = [survey["surveyId"] for survey in self.survey_slices()]
-        for start in range(0, len(survey_ids), SURVEYS_PER_SLICE):
-            yield {"surveyIds": survey_ids[start : start + SURVEYS_PER_SLICE]}
+    def _build_state(self) -> None:
+        self._state = dump_partitions({survey_id: {"readAt": at} for survey_id, at in self._read_at.items()})
 
     def read_records(
         self,
@@ -182,6 +193,7 @@ class DistributionHistory(_PerSurvey, IncrementalMixin):
                 yield from super().read_records(sync_mode, cursor_field, child, stream_state)
             if sync_mode == SyncMode.incremental:
                 self._read_at[survey_id] = api_format(self._sync.started_at)
+        self._build_state()
 
     def readable_distributions(self, survey_id: str, sync_mode: SyncMode) -> Iterator[str]:
         """Ids of the survey's distributions to read the history of (test emails have none)."""

@@ -4,13 +4,20 @@
 shape, so a later move to the CDK's own partitioned cursors needs no state migration. A saved state
 that is not in this shape cannot be trusted for any survey: the stream stops with a config error that
 says to reset it (rather than silently syncing some surveys from scratch).
+
+The CDK writes the whole state after every slice and reads a stream's `state` after every record, so a
+per-survey stream reads its surveys in a few groups (`survey_groups`), one slice each, and builds its
+state once per group: one slice and one state per survey would write state bytes in proportion to
+the square of the survey count.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
+from source_qualtrics.checkpoints import SMALL_SHARES
 from source_qualtrics.errors import ConfigError
 
 EXPECTED_SHAPE = '{"states": [{"partition": {"survey_id": ...}, "cursor": {...}}]}'
@@ -48,3 +55,10 @@ def load_partitions(value: Mapping[str, Any] | None, stream: str) -> dict[str, d
 
 def damaged_state(stream: str, why: str) -> ConfigError:
     return ConfigError(f"The saved state for '{stream}' cannot be used ({why}): reset the stream.")
+
+
+def survey_groups(survey_ids: Sequence[str]) -> Iterator[list[str]]:
+    """The surveys in at most `SMALL_SHARES` groups of consecutive ids, one slice (and STATE) each."""
+    size = max(1, math.ceil(len(survey_ids) / SMALL_SHARES))
+    for start in range(0, len(survey_ids), size):
+        yield list(survey_ids[start : start + size])

@@ -22,7 +22,7 @@ from airbyte_cdk.sources.streams import IncrementalMixin, Stream
 
 from source_qualtrics.errors import QualtricsApiError
 from source_qualtrics.streams.base import what_to_grant
-from source_qualtrics.streams.partitioned_state import dump_partitions, load_partitions
+from source_qualtrics.streams.partitioned_state import dump_partitions, load_partitions, survey_groups
 from source_qualtrics.sync import SyncContext
 
 logger = logging.getLogger("airbyte")
@@ -87,6 +87,7 @@ class DefinitionStream(Stream, IncrementalMixin):
     def __init__(self, definitions: SurveyDefinitions) -> None:
         self._definitions = definitions
         self._cursors: dict[str, str] = {}
+        self._state: dict[str, Any] = {}
 
     @abstractmethod
     def rows(self, survey_id: str, definition: Mapping[str, Any]) -> Iterable[dict[str, Any]]:
@@ -98,9 +99,7 @@ class DefinitionStream(Stream, IncrementalMixin):
 
     @property
     def state(self) -> MutableMapping[str, Any]:
-        return dump_partitions(
-            {survey_id: {"lastModified": modified} for survey_id, modified in self._cursors.items()}
-        )
+        return self._state  # the CDK reads it after every record: built once per group of surveys
 
     @state.setter
     def state(self, value: MutableMapping[str, Any]) -> None:
@@ -109,6 +108,12 @@ class DefinitionStream(Stream, IncrementalMixin):
             for survey_id, cursor in load_partitions(value, self.name).items()
             if isinstance(cursor.get("lastModified"), str)
         }
+        self._build_state()
+
+    def _build_state(self) -> None:
+        self._state = dump_partitions(
+            {survey_id: {"lastModified": modified} for survey_id, modified in self._cursors.items()}
+        )
 
     def stream_slices(
         self,
@@ -117,11 +122,15 @@ class DefinitionStream(Stream, IncrementalMixin):
         cursor_field: list[str] | None = None,
         stream_state: Mapping[str, Any] | None = None,
     ) -> Iterable[Mapping[str, Any] | None]:
-        for survey_id in self._definitions.survey_ids():
-            modified = self._definitions.last_modified(survey_id)
-            if sync_mode == SyncMode.incremental and modified and self._cursors.get(survey_id) == modified:
-                continue  # definition unchanged since the last sync
-            yield {"survey_id": survey_id, "last_modified": modified}
+        changed = [
+            survey_id
+            for survey_id in self._definitions.survey_ids()
+            if sync_mode != SyncMode.incremental
+            or not (modified := self._definitions.last_modified(survey_id))
+            or self._cursors.get(survey_id) != modified  # else: definition unchanged since the last sync
+        ]
+        for group in survey_groups(changed):
+            yield {"survey_ids": group}
 
     def read_records(
         self,
@@ -130,12 +139,12 @@ class DefinitionStream(Stream, IncrementalMixin):
         stream_slice: Mapping[str, Any] | None = None,
         stream_state: Mapping[str, Any] | None = None,
     ) -> Iterable[Mapping[str, Any]]:
-        if not stream_slice:
-            return
-        survey_id, modified = stream_slice["survey_id"], stream_slice.get("last_modified")
-        definition = self._definitions.definition(survey_id, modified, self.name)
-        if definition is None:
-            return
-        yield from self.rows(survey_id, definition)
-        if modified:
-            self._cursors[survey_id] = modified
+        for survey_id in (stream_slice or {}).get("survey_ids", ()):
+            modified = self._definitions.last_modified(survey_id)
+            definition = self._definitions.definition(survey_id, modified, self.name)
+            if definition is None:
+                continue
+            yield from self.rows(survey_id, definition)
+            if modified:
+                self._cursors[survey_id] = modified
+        self._build_state()
