@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import pendulum
 import requests
 from airbyte_cdk.models import SyncMode
 
@@ -295,3 +296,23 @@ def test_unchanged_surveys_come_due_for_their_recheck_spread_over_half_the_perio
     assert recheck_seconds("SV_000000000000001", 24) == recheck_seconds("SV_000000000000001", 24)
     early = sum(due < 18 for due in dues)
     assert 400 <= early <= 600, "about half come due in the first half of the spread"
+
+
+def test_in_progress_responses_are_exported_only_where_an_open_session_can_remain(source, api) -> None:  # type: ignore[no-untyped-def]
+    recently = pendulum.now("UTC").subtract(days=10).format("YYYY-MM-DDTHH:mm:ss[Z]")
+    closed_recently = {**survey(SV_B, last_modified=recently), "isActive": False}
+    closed_long_ago = {**survey(SV_C, last_modified="2020-03-01T00:00:00Z"), "isActive": False}
+    listing = [survey(SV_A), closed_recently, closed_long_ago]
+    api.get(SURVEYS, json=envelope({"elements": listing, "nextPage": None}))
+    exports = {
+        sid: FakeExportApi(api, sid, zip_of({"p.ndjson": ndjson([response(f"R_{sid[3]}00000000000001")])}))
+        for sid in (SV_A, SV_B, SV_C)
+    }
+
+    run_read(source, config(), "in_progress_responses", sync_mode=SyncMode.full_refresh)
+    assert {sid: export.start.call_count for sid, export in exports.items()} == {SV_A: 1, SV_B: 1, SV_C: 0}
+
+    run_read(
+        source, config(in_progress_lookback_days=0), "in_progress_responses", sync_mode=SyncMode.full_refresh
+    )
+    assert {sid: export.start.call_count for sid, export in exports.items()} == {SV_A: 2, SV_B: 2, SV_C: 1}
