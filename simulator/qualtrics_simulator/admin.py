@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import directory_changes
+from .directory_changes import now_ms
 from .errors import ApiError
 from .routing import Request, Route
 from .store import UnknownResponse, UnknownSurvey
@@ -92,6 +92,35 @@ def delete_responses(request: Request) -> dict[str, Any]:
     return {"responseIds": request.sim.delete_responses(request.params["surveyId"], ids)}
 
 
+def add_distribution(request: Request) -> dict[str, Any]:
+    info = request.sim.store.survey(request.params["surveyId"])
+    plan = request.sim.directory.new_distribution(info, now_ms())
+    return {"distributionId": plan.id, "sendDate": plan.sent_ms}
+
+
+def add_open(request: Request) -> dict[str, Any]:
+    body = _body(request)
+    contact = body.get("contactId")
+    if contact is not None and not isinstance(contact, str):
+        raise ValueError("contactId must be a string")
+    opened = request.sim.directory.open_email(request.params["distributionId"], contact, now_ms())
+    return {"distributionId": request.params["distributionId"], "contactId": opened}
+
+
+def add_transactions(request: Request) -> dict[str, Any]:
+    body = _body(request)
+    contacts, count = body.get("contactIds"), body.get("count", 1)
+    if contacts is not None and not (
+        isinstance(contacts, list) and all(isinstance(c, str) for c in contacts)
+    ):
+        raise ValueError("contactIds must be an array of strings")
+    if not isinstance(count, int) or isinstance(count, bool) or count < 1:
+        raise ValueError("count must be a positive integer")
+    directory = request.sim.directory
+    batch_id, ids = directory.add_transactions(request.params["directoryId"], contacts, count, now_ms())
+    return {"batchId": batch_id, "transactionIds": ids}
+
+
 ADMIN_ROUTES: tuple[Route, ...] = (
     Route("GET", "/requests", request_counts),
     Route("POST", "/reset-counts", reset_counts),
@@ -105,7 +134,9 @@ ADMIN_ROUTES: tuple[Route, ...] = (
     Route("POST", "/surveys/{surveyId}/responses/edit", edit_responses),
     Route("POST", "/surveys/{surveyId}/responses/delete", delete_responses),
     # distributions, opens and transactions added at runtime (directory_changes.py)
-    *directory_changes.ADMIN_ROUTES,
+    Route("POST", "/surveys/{surveyId}/distributions", add_distribution),
+    Route("POST", "/distributions/{distributionId}/opens", add_open),
+    Route("POST", "/directories/{directoryId}/transactions", add_transactions),
 )
 
 

@@ -9,7 +9,7 @@ Three admin mutations, each the kind of change a nightly sync must bring:
   transactions on each contact (the directory's first by default), in one new batch created now.
 
 They are kept here, beside the generated data and never inside it, so generation stays a pure
-function of the config.
+function of the config; their admin routes are in admin.py.
 """
 
 from __future__ import annotations
@@ -18,8 +18,6 @@ import threading
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-
-from .routing import Request, Route
 
 if TYPE_CHECKING:
     from .directory_scale import DistributionPlan
@@ -82,51 +80,3 @@ class DirectoryChanges:
 
 def now_ms() -> int:
     return int(time.time() * 1000)
-
-
-# --- admin handlers -------------------------------------------------------------------------------------
-
-
-def _body(request: Request) -> dict[str, Any]:
-    parsed = request.json()
-    if parsed is None:
-        return {}
-    if not isinstance(parsed, dict):
-        raise ValueError("body must be a JSON object")
-    return parsed
-
-
-def add_distribution(request: Request) -> dict[str, Any]:
-    info = request.sim.store.survey(request.params["surveyId"])
-    plan = request.sim.directory.new_distribution(info, now_ms())
-    return {"distributionId": plan.id, "sendDate": plan.sent_ms}
-
-
-def add_open(request: Request) -> dict[str, Any]:
-    body = _body(request)
-    contact = body.get("contactId")
-    if contact is not None and not isinstance(contact, str):
-        raise ValueError("contactId must be a string")
-    opened = request.sim.directory.open_email(request.params["distributionId"], contact, now_ms())
-    return {"distributionId": request.params["distributionId"], "contactId": opened}
-
-
-def add_transactions(request: Request) -> dict[str, Any]:
-    body = _body(request)
-    contacts, count = body.get("contactIds"), body.get("count", 1)
-    if contacts is not None and not (
-        isinstance(contacts, list) and all(isinstance(c, str) for c in contacts)
-    ):
-        raise ValueError("contactIds must be an array of strings")
-    if not isinstance(count, int) or isinstance(count, bool) or count < 1:
-        raise ValueError("count must be a positive integer")
-    directory = request.sim.directory
-    batch_id, ids = directory.add_transactions(request.params["directoryId"], contacts, count, now_ms())
-    return {"batchId": batch_id, "transactionIds": ids}
-
-
-ADMIN_ROUTES: tuple[Route, ...] = (
-    Route("POST", "/surveys/{surveyId}/distributions", add_distribution),
-    Route("POST", "/distributions/{distributionId}/opens", add_open),
-    Route("POST", "/directories/{directoryId}/transactions", add_transactions),
-)
