@@ -10,7 +10,7 @@ from typing import Any
 
 from . import data, directory_routes, structure, transactions
 from .exports import BuiltFile
-from .paging import offset_page
+from .paging import Page, offset_window
 from .routing import Request, Route
 
 # Request-count names of the export routes (kept short; tests and the bench read them).
@@ -33,9 +33,10 @@ def whoami(request: Request) -> dict[str, Any]:
 
 
 def list_surveys(request: Request) -> dict[str, Any]:
-    elements = [data.list_element(info) for info in request.sim.store.surveys()]
+    infos = request.sim.store.surveys()
     size = max(1, request.sim.config.page_size)
-    return offset_page(elements, request.query, request.api_url("/surveys"), size).as_result()
+    window, next_page = offset_window(len(infos), request.query, request.api_url("/surveys"), size)
+    return Page([data.list_element(info) for info in infos[window]], next_page).as_result()
 
 
 def get_survey(request: Request) -> dict[str, Any]:

@@ -186,6 +186,7 @@ class Store:
         self._order: list[str] = []
         self._removed: set[str] = set()
         self._last_ms = EPOCH_MS
+        self._listing: list[SurveyInfo] | None = None  # surveys() cache: every /surveys page reads it
         for _ in range(config.surveys):
             self._create_survey(None, config.responses_per_survey, None, config.generated_per_survey)
 
@@ -203,7 +204,9 @@ class Store:
 
     def surveys(self) -> list[SurveyInfo]:
         with self.lock:
-            return [self._surveys[s].info for s in self._order if s not in self._removed]
+            if self._listing is None:
+                self._listing = [self._surveys[s].info for s in self._order if s not in self._removed]
+            return list(self._listing)
 
     def counts(self, sid: str) -> dict[str, int]:
         """`responseCounts` of GET /surveys/{id}: a full export returns auditable + generated responses.
@@ -266,6 +269,7 @@ class Store:
         codec = ResponseIdCodec(self.config.seed, sid)
         self._surveys[sid] = SurveyState(info, codec, responses, self.config.in_progress_per_survey)
         self._order.append(sid)
+        self._listing = None
         return sid
 
     def add_survey(self, name: str | None = None, responses: int = 0) -> str:
@@ -278,6 +282,7 @@ class Store:
             self._state(sid)
             self.seq += 1
             self._removed.add(sid)
+            self._listing = None
 
     def add_responses(self, sid: str, count: int) -> list[str]:
         with self.lock:
