@@ -7,16 +7,18 @@ memory) and identical requests against unchanged data reuse the built file.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import itertools
+import queue
 import shutil
 import tempfile
 import threading
 import time
 import uuid
 import zipfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -71,6 +73,9 @@ ALL_FORMATS = ("csv", "tsv", "json", "ndjson", "spss", "xml")
 SUPPORTED_FORMATS = ("json", "ndjson")
 BLANK_EVERY = 97
 BATCH = 2000
+# Files built at once. Building is CPU-bound (GIL), so more threads only add memory: 10,000 exports
+# started in a burst queue here instead of becoming 10,000 threads.
+BUILD_WORKERS = 4
 
 
 @dataclass(frozen=True)
@@ -410,6 +415,33 @@ def build_file(
         built.done.set()
 
 
+class BuildQueue:
+    """At most `workers` daemon threads building files, started on first use; the rest wait in a queue.
+
+    Daemon threads (not a ThreadPoolExecutor, whose workers the interpreter joins at exit) so a
+    simulator that is never closed still exits mid-build, as it did with a thread per build. Builds
+    still queued at `close()` see its stop event (or their deleted directory) and end "failed".
+    """
+
+    def __init__(self, workers: int) -> None:
+        self._workers = workers
+        self._queue: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+        self._threads: list[threading.Thread] = []
+        self._lock = threading.Lock()
+
+    def submit(self, build: Callable[[], None]) -> None:
+        self._queue.put(build)
+        with self._lock:
+            if len(self._threads) < self._workers:
+                thread = threading.Thread(target=self._work, name="export-build", daemon=True)
+                self._threads.append(thread)
+                thread.start()
+
+    def _work(self) -> None:
+        while True:
+            self._queue.get()()
+
+
 class ExportManager:
     """Owns export jobs, built files and their temp directory."""
 
@@ -425,6 +457,7 @@ class ExportManager:
         self._counter = 0
         self._tmpdir: Path | None = None
         self._stop = threading.Event()
+        self._builders = BuildQueue(BUILD_WORKERS)
 
     def _dir(self) -> Path:
         if self._tmpdir is None:
@@ -456,9 +489,8 @@ class ExportManager:
                 built = BuiltFile(self._dir() / f"{pid}.bin", name, opts.compress, opts.fmt, estimate)
                 if not fail:
                     self._cache[key] = built
-                    threading.Thread(
-                        target=build_file, args=(snap, opts, built, limits, self._stop), daemon=True
-                    ).start()
+                    build = functools.partial(build_file, snap, opts, built, limits, self._stop)
+                    self._builders.submit(build)
             token = self.tokens.issue(survey, snap.seq) if opts.allow_continuation else None
             job = ExportJob(
                 pid,
