@@ -86,6 +86,28 @@ def edit_responses(request: Request) -> dict[str, Any]:
     return {"responseIds": edited}
 
 
+def touch_surveys(request: Request) -> dict[str, Any]:
+    """`{"fraction": 0.01}` or `{"surveyIds": [...]}`, plus `add` (default 1) and `edit` (default 0)."""
+    body = _body(request)
+    ids = body.get("surveyIds")
+    fraction = body.get("fraction")
+    if (ids is None) == (fraction is None):
+        raise ValueError("give exactly one of surveyIds and fraction")
+    if ids is not None and (not isinstance(ids, list) or not all(isinstance(i, str) for i in ids)):
+        raise ValueError("surveyIds must be an array of strings")
+    if fraction is not None and (
+        not isinstance(fraction, (int, float)) or isinstance(fraction, bool) or not 0 <= fraction <= 1
+    ):
+        raise ValueError("fraction must be a number between 0 and 1")
+    changed = request.sim.touch_surveys(
+        survey_ids=ids,
+        fraction=None if fraction is None else float(fraction),
+        add=_count(body, "add", 1),
+        edit=_count(body, "edit", 0),
+    )
+    return {"surveys": changed}
+
+
 def delete_responses(request: Request) -> dict[str, Any]:
     ids = _ids(_body(request)) or []
     return {"responseIds": request.sim.delete_responses(request.params["surveyId"], ids)}
@@ -98,6 +120,7 @@ ADMIN_ROUTES: tuple[Route, ...] = (
     Route("POST", "/faults", set_faults),
     Route("GET", "/surveys", list_surveys),
     Route("POST", "/surveys", add_survey),
+    Route("POST", "/surveys/touch", touch_surveys),
     Route("DELETE", "/surveys/{surveyId}", delete_survey),
     Route("GET", "/surveys/{surveyId}/response-ids", response_ids),
     Route("POST", "/surveys/{surveyId}/responses", add_responses),

@@ -416,30 +416,45 @@ def build_file(
 
 
 class BuildQueue:
-    """At most `workers` daemon threads building files, started on first use; the rest wait in a queue.
+    """At most `workers` daemon threads building files, started on demand; the rest wait in a queue.
 
     Daemon threads (not a ThreadPoolExecutor, whose workers the interpreter joins at exit) so a
-    simulator that is never closed still exits mid-build, as it did with a thread per build. Builds
-    still queued at `close()` see its stop event (or their deleted directory) and end "failed".
+    simulator that is never closed still exits mid-build, as it did with a thread per build; a worker
+    idle for IDLE_SECONDS ends, so simulators that tests create and drop leave no threads behind.
+    Builds still queued at `close()` see its stop event (or their deleted directory) and end "failed".
     """
+
+    IDLE_SECONDS = 2.0
 
     def __init__(self, workers: int) -> None:
         self._workers = workers
         self._queue: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
-        self._threads: list[threading.Thread] = []
+        self._threads = 0
         self._lock = threading.Lock()
+
+    @property
+    def threads(self) -> int:
+        with self._lock:
+            return self._threads
 
     def submit(self, build: Callable[[], None]) -> None:
         self._queue.put(build)
         with self._lock:
-            if len(self._threads) < self._workers:
-                thread = threading.Thread(target=self._work, name="export-build", daemon=True)
-                self._threads.append(thread)
-                thread.start()
+            if self._threads < self._workers:
+                self._threads += 1
+                threading.Thread(target=self._work, name="export-build", daemon=True).start()
 
     def _work(self) -> None:
         while True:
-            self._queue.get()()
+            try:
+                build = self._queue.get(timeout=self.IDLE_SECONDS)
+            except queue.Empty:
+                with self._lock:  # submit() puts before it counts threads: nothing is stranded
+                    if self._queue.empty():
+                        self._threads -= 1
+                        return
+                continue
+            build()
 
 
 class ExportManager:
@@ -505,6 +520,10 @@ class ExportManager:
             self._jobs[pid] = job
             self._files[job.file_id] = job
         return {"progressId": pid, "percentComplete": 0.0, "status": "inProgress"}
+
+    def build_threads(self) -> int:
+        """Threads building files now (at most BUILD_WORKERS)."""
+        return self._builders.threads
 
     def progress(self, survey: str, pid: str) -> dict[str, Any]:
         self.store.survey(survey)
