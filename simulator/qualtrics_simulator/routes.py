@@ -17,6 +17,8 @@ from .routing import Request, Route
 EXPORT_START = "POST export-responses"
 EXPORT_POLL = "GET export-responses/{progressId}"
 EXPORT_FILE = "GET export-responses/{fileId}/file"
+# Export jobs the simulator accepted (POST export-responses also counts those refused or throttled).
+EXPORTS_STARTED = "export jobs started"
 
 
 def whoami(request: Request) -> dict[str, Any]:
@@ -56,7 +58,9 @@ def get_questions(request: Request) -> dict[str, Any]:
 def start_export(request: Request) -> dict[str, Any]:
     sid = request.params["surveyId"]
     request.sim.store.survey(sid)
-    return request.sim.exports.start(sid, request.json())
+    started = request.sim.exports.start(sid, request.json())
+    request.sim.stats.count(EXPORTS_STARTED)
+    return started
 
 
 def export_progress(request: Request) -> dict[str, Any]:
