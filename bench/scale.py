@@ -208,10 +208,6 @@ class ScaleFigure:
         ]
 
 
-def ground_truth(admin: AdminClient) -> set[str]:
-    return {rid for sid in admin.survey_ids() for rid in admin.response_ids(sid)}
-
-
 def scale(workdir: Path, surveys: int, responses: int, changed: float, seed: int = 19) -> ScaleFigure:
     """Every part above against one simulator; each read starts with the request counts reset."""
     rpm = DEFAULT_RATE_LIMITS["export_start"]
@@ -219,7 +215,7 @@ def scale(workdir: Path, surveys: int, responses: int, changed: float, seed: int
         workdir, seed=seed, surveys=surveys, responses=responses, export_seconds=0.5, rate_limits=True
     ) as sim:
         admin = sim.admin
-        truth = ground_truth(admin)
+        truth = {rid for ids in sim.response_ids().values() for rid in ids}
         args = connector_args(workdir, sim.base_url)
         first = read("first sync", args, admin)
         touched = admin.touch_surveys(fraction=changed, add=1)
@@ -228,7 +224,7 @@ def scale(workdir: Path, surveys: int, responses: int, changed: float, seed: int
         default = read("default", with_state(args, workdir, "first", state), admin)
         skip_args = connector_args(workdir, sim.base_url, skip_unchanged_surveys=True)
         skip = read("skip_unchanged_surveys", with_state(skip_args, workdir, "first", state), admin)
-        truth_now = ground_truth(admin)
+        truth_now = {rid for ids in sim.response_ids().values() for rid in ids}
         killed = read("killed first sync", args, admin, kill_after=len(truth_now) // 4)
         if not killed.killed:
             raise RuntimeError("the first sync ended before a quarter of its records: nothing was killed")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 import requests
@@ -13,6 +14,8 @@ from qualtrics_simulator.admin_client import AdminClient, AdminError
 from qualtrics_simulator.cli import config_from_args, parse_args
 from qualtrics_simulator.data import WEEK_MS, busy_week_start
 from qualtrics_simulator.exports import BUILD_WORKERS
+
+from testkit import capped_survey
 
 from .conftest import HEADERS, run_export
 
@@ -185,3 +188,27 @@ def test_exports_started_in_a_burst_all_complete_built_by_a_bounded_set_of_threa
     for sid in surveys:
         records = run_export(server.base_url, sid, SORTED).records
         assert [r["responseId"] for r in records] == list(sim.response_ids(sid))
+
+
+# --- the capped survey of issue 19, through the real CLI -------------------------------------------------
+
+
+def test_capped_skewed_survey_from_the_cli_exports_whole_only_in_limit_chunks(tmp_path: Path) -> None:
+    with capped_survey(tmp_path, skew_week_fraction=0.9, export_seconds=0.0) as sim:
+        ((survey, truth),) = sim.response_ids().items()
+        assert len(truth) == 5000
+        assert run_export(sim.base_url, survey, SORTED, download=False).final["status"] == "failed"
+        seen: dict[str, int] = {}
+        start: str | None = None
+        chunks = 0
+        while True:  # keyset chunks: `limit` records from the last lastModifiedDate seen (inclusive)
+            body = {**SORTED, "limit": 400, **({"startDate": start} if start else {})}
+            records = run_export(sim.base_url, survey, body).records
+            chunks += 1
+            for record in records:
+                seen[record["responseId"]] = epoch_ms(record["values"]["lastModifiedDate"])
+            if len(records) < 400:
+                break
+            start = records[-1]["values"]["lastModifiedDate"]
+    assert sorted(seen) == sorted(truth) and chunks >= 13
+    assert busiest_week(list(seen.values())) >= 4500
