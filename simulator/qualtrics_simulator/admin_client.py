@@ -35,6 +35,10 @@ class AdminClient:
     def response_ids(self, survey_id: str) -> list[str]:
         return list(self._call("GET", f"/surveys/{survey_id}/response-ids")["responseIds"])
 
+    def all_response_ids(self) -> dict[str, list[str]]:
+        """Ids of every existing completed response, by survey, in one call."""
+        return {sid: list(ids) for sid, ids in self._call("GET", "/response-ids")["surveys"].items()}
+
     def add_responses(self, survey_id: str, count: int) -> list[str]:
         return list(self._call("POST", f"/surveys/{survey_id}/responses", {"count": count})["responseIds"])
 

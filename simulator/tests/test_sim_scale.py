@@ -121,6 +121,7 @@ def test_touch_a_fraction_changes_that_many_surveys_and_nothing_else(
             assert len(truth) == count + 2 and truth[-2:] == changed[sid]["added"]
         else:
             assert len(truth) == count
+    assert admin.all_response_ids() == {sid: list(sim.response_ids(sid)) for sid in sim.survey_ids()}
     again = admin.touch_surveys(fraction=0.01)
     assert len(again) == 3 and set(again) != set(changed)  # another pick each call
 
