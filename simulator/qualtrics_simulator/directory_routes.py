@@ -74,11 +74,11 @@ def list_distributions(request: Request) -> dict[str, Any]:
 def distribution_history(request: Request) -> dict[str, Any]:
     distribution_id = request.params["distributionId"]
     directory = request.sim.directory
-    for info in request.sim.store.surveys():
-        if any(d["id"] == distribution_id for d in directory.distributions(info)):
-            rows = directory.history(info, distribution_id)
-            return _skip_token_result(request, rows, "contactId", f"/distributions/{distribution_id}/history")
-    raise ApiError(404, "NF_1", f"Distribution {distribution_id} was not found.")
+    info = directory.survey_of_distribution(distribution_id)
+    if info is None:
+        raise ApiError(404, "NF_1", f"Distribution {distribution_id} was not found.")
+    rows = directory.history(info, distribution_id)
+    return _skip_token_result(request, rows, "contactId", f"/distributions/{distribution_id}/history")
 
 
 def list_event_subscriptions(request: Request) -> dict[str, Any]:

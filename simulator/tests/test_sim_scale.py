@@ -213,3 +213,24 @@ def test_capped_skewed_survey_from_the_cli_exports_whole_only_in_limit_chunks(tm
             start = records[-1]["values"]["lastModifiedDate"]
     assert sorted(seen) == sorted(truth) and chunks >= 13
     assert busiest_week(list(seen.values())) >= 4500
+
+
+def test_distribution_history_finds_the_sender_among_many_surveys_added_and_deleted(
+    brand: tuple[Simulator, ServerHandle, AdminClient],
+) -> None:
+    sim, server, admin = brand
+
+    def history_status(survey_id: str) -> int:
+        info = sim.store.survey(survey_id)
+        invite = sim.directory.distributions(info)[0]["id"]
+        return requests.get(f"{server.base_url}/distributions/{invite}/history", headers=HEADERS).status_code
+
+    last = sim.survey_ids()[-1]
+    assert history_status(last) == 200
+    late = admin.add_survey(name="Added after the first history call")
+    assert history_status(late) == 200
+    gone = sim.survey_ids()[10]
+    invite = sim.directory.distributions(sim.store.survey(gone))[0]["id"]
+    admin.delete_survey(gone)
+    url = f"{server.base_url}/distributions/{invite}/history"
+    assert requests.get(url, headers=HEADERS).status_code == 404
