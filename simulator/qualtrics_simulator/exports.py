@@ -469,6 +469,7 @@ class ExportManager:
         self._jobs: dict[str, ExportJob] = {}
         self._files: dict[str, ExportJob] = {}
         self._cache: dict[tuple[Any, ...], BuiltFile] = {}
+        self._cache_seq = 0  # the mutation sequence number the cached files were built at
         self._counter = 0
         self._tmpdir: Path | None = None
         self._stop = threading.Event()
@@ -494,16 +495,22 @@ class ExportManager:
         fail = self.faults.take("fail_exports")
         limits = FileLimits.of(self.config)
         canonical = {k: v for k, v in body.items() if k not in ("allowContinuation", "continuationToken")}
-        key = (survey, snap.seq, opts.since_seq, limits, orjson.dumps(canonical, option=orjson.OPT_SORT_KEYS))
+        # A str: orjson's bytes keep ~2 KB of spare capacity each, 20 MB over 10,000 exports.
+        body_key = orjson.dumps(canonical, option=orjson.OPT_SORT_KEYS).decode()
+        key = (survey, snap.seq, opts.since_seq, limits, body_key)
         with self._lock:
             self._counter += 1
             pid = progress_id(self.config.seed, self._counter)
+            if snap.seq > self._cache_seq:  # any mutation changes every key: older entries never hit
+                self._cache.clear()
+                self._cache_seq = snap.seq
             built = None if fail else self._cache.get(key)
             if built is None or built.error is not None:
                 name = snap.info.name.replace("/", "_")
                 built = BuiltFile(self._dir() / f"{pid}.bin", name, opts.compress, opts.fmt, estimate)
                 if not fail:
-                    self._cache[key] = built
+                    if snap.seq == self._cache_seq:
+                        self._cache[key] = built
                     build = functools.partial(build_file, snap, opts, built, limits, self._stop)
                     self._builders.submit(build)
             token = self.tokens.issue(survey, snap.seq) if opts.allow_continuation else None
