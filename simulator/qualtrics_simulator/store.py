@@ -344,7 +344,7 @@ class Store:
         """Add `add` and edit `edit` responses in each of many surveys under one lock: the named ones, or
         `fraction` of the listed surveys (at least one when above 0), picked deterministically.
 
-        One call changes 1% of 10,000 surveys, where a call per survey would cost 200 round trips.
+        One call changes 1% of 10,000 surveys, where calls per survey would cost 100 to 200 round trips.
         """
         with self.lock:
             if survey_ids is not None:
