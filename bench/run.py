@@ -275,7 +275,7 @@ def big_brand(workdir: Path, args: argparse.Namespace, parts: tuple[str, ...]) -
         sections += ["", *resumed_backfill(workdir, args.resume_responses).section()]
     if "scale" in parts:
         log(f"many surveys: {args.scale_surveys:,} surveys x {args.scale_responses} responses")
-        sections += ["", *scale(workdir, args.scale_surveys, args.scale_responses, changed=0.01).section()]
+        sections += ["", *scale(workdir, args.scale_surveys, args.scale_responses, changed=0.01)]
     return "\n".join(sections) + "\n"
 
 

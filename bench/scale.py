@@ -1,8 +1,8 @@
 """The many-surveys figure (issue 19): a brand of thousands of small surveys, simulator rate limits on.
 
-    make bench BENCH_ARGS="--only scale"                      # 2,000 surveys x 3 responses (~1 h today)
-    make bench BENCH_ARGS="--only scale --scale-surveys 200"  # a quick try (~10 min today)
-    python -m bench.scale --surveys 200 --output /tmp/scale.md
+    make bench BENCH_ARGS="--only scale"                      # 2,000 surveys x 3 responses (> 1 h today)
+    make bench BENCH_ARGS="--only scale --scale-surveys 200"  # a quick try (~8 min today)
+    python -m bench.scale --surveys 2000 --parts first,resume --output /tmp/scale.md  # some parts only
 
 One simulator (`--rate-limits`: export starts and file downloads 100/min each, the brand 3,000/min),
 then `source-qualtrics read` of `responses` (incremental, catalog from discover) as a subprocess:
@@ -143,109 +143,121 @@ def with_state(args: list[str], workdir: Path, name: str, state: list[dict[str, 
 
 
 @dataclass
-class ScaleFigure:
+class Brand:
+    """The simulated brand the figures describe."""
+
     surveys: int
     responses: int
     export_rpm: int
-    first: Sync
-    truth: int
-    lost_first: int
-    changed_surveys: int
-    added: int
-    default: Sync
-    skip: Sync
-    missed_default: int
-    missed_skip: int
-    killed: Sync
-    resumed: Sync
-    lost_resume: int
 
     @property
     def bound(self) -> float:
+        """First-sync lower bound: one export per survey at the export-start limit."""
         return self.surveys / self.export_rpm * 60.0
 
-    def section(self) -> list[str]:
-        first, twice = self.first, len(self.killed.ids) + len(self.resumed.ids)
-        twice -= len(set(self.killed.ids) | set(self.resumed.ids))
-        ratio = first.state_bytes / max(1, first.final_state_bytes)
+    def heading(self, truth: int) -> list[str]:
         return [
             f"**Ten thousand surveys, scaled down**: {self.surveys:,} surveys x {self.responses} responses "
-            f"({self.truth:,} in all), simulator rate limits on (export starts {self.export_rpm}/min), "
-            "`read` of `responses` with the default config unless said:",
-            "",
-            "| first sync | wall, s | bound, s (exports / start rpm) | wall / bound (goal <= 1.1) "
-            "| STATE messages | STATE written, MB | final STATE, kB | written / final (goal <= 10) "
-            "| peak RSS, MB (goal <= 150) | lost |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
-            f"| from no state | {first.wall:.1f} | {self.bound:.0f} | {first.wall / self.bound:.2f}x "
-            f"| {len(first.state_sizes):,} | {first.state_bytes / 1e6:.1f} "
-            f"| {first.final_state_bytes / 1e3:.1f} | {ratio:.0f}x | {first.peak_rss_mb:.0f} "
-            f"| {self.lost_first} |",
-            "",
-            f"Incremental sync after {self.changed_surveys} surveys "
-            f"({self.changed_surveys / self.surveys:.0%}) "
-            f"got one new response each ({self.added} new responses), from the first sync's final STATE:",
-            "",
-            "| config | wall, s | records | missed | export jobs started | STATE messages "
-            "| STATE written, MB | API requests by kind |",
-            "|---|---:|---:|---:|---:|---:|---:|---|",
-            *(
-                f"| {sync.label} | {sync.wall:.1f} | {len(sync.ids):,} | {missed} "
-                f"| {sync.counts.get(EXPORTS_STARTED, 0):,} | {len(sync.state_sizes):,} "
-                f"| {sync.state_bytes / 1e6:.1f} | {sync.requests()} |"
-                for sync, missed in ((self.default, self.missed_default), (self.skip, self.missed_skip))
-            ),
-            "",
-            "A first sync SIGKILLed at its first STATE after a quarter of the responses, then resumed "
-            "from the last STATE it wrote:",
-            "",
-            "| killed after, s | records before the kill | resumed, s | records after | lost "
-            "| emitted twice | peak RSS killed / resumed, MB |",
-            "|---:|---:|---:|---:|---:|---:|---|",
-            f"| {self.killed.wall:.1f} | {len(self.killed.ids):,} | {self.resumed.wall:.1f} "
-            f"| {len(self.resumed.ids):,} | {self.lost_resume} | {twice:,} "
-            f"| {self.killed.peak_rss_mb:.0f} / {self.resumed.peak_rss_mb:.0f} |",
+            f"({truth:,} in all), simulator rate limits on (export starts {self.export_rpm}/min), "
+            "`read` of `responses` with the default config unless said.",
         ]
 
 
-def scale(workdir: Path, surveys: int, responses: int, changed: float, seed: int = 19) -> ScaleFigure:
-    """Every part above against one simulator; each read starts with the request counts reset."""
-    rpm = DEFAULT_RATE_LIMITS["export_start"]
+def first_section(brand: Brand, first: Sync, lost: int) -> list[str]:
+    ratio = first.state_bytes / max(1, first.final_state_bytes)
+    return [
+        "",
+        "| first sync | wall, s | bound, s (exports / start rpm) | wall / bound (goal <= 1.1) "
+        "| STATE messages | STATE written, MB | final STATE, kB | written / final (goal <= 10) "
+        "| peak RSS, MB (goal <= 150) | lost |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        f"| from no state | {first.wall:.1f} | {brand.bound:.0f} | {first.wall / brand.bound:.2f}x "
+        f"| {len(first.state_sizes):,} | {first.state_bytes / 1e6:.1f} "
+        f"| {first.final_state_bytes / 1e3:.1f} | {ratio:.0f}x | {first.peak_rss_mb:.0f} | {lost} |",
+    ]
+
+
+def incremental_section(brand: Brand, touched: int, added: set[str], syncs: list[Sync]) -> list[str]:
+    return [
+        "",
+        f"Incremental sync after {touched} surveys ({touched / brand.surveys:.0%}) got one new response "
+        f"each ({len(added)} new responses), from the first sync's final STATE:",
+        "",
+        "| config | wall, s | records | missed | export jobs started | STATE messages "
+        "| STATE written, MB | API requests by kind |",
+        "|---|---:|---:|---:|---:|---:|---:|---|",
+        *(
+            f"| {sync.label} | {sync.wall:.1f} | {len(sync.ids):,} | {len(added - set(sync.ids))} "
+            f"| {sync.counts.get(EXPORTS_STARTED, 0):,} | {len(sync.state_sizes):,} "
+            f"| {sync.state_bytes / 1e6:.1f} | {sync.requests()} |"
+            for sync in syncs
+        ),
+    ]
+
+
+def resume_section(killed: Sync, resumed: Sync, truth: set[str]) -> list[str]:
+    before, after = set(killed.ids), set(resumed.ids)
+    twice = len(killed.ids) + len(resumed.ids) - len(before | after)
+    return [
+        "",
+        "A first sync SIGKILLed at its first STATE after a quarter of the responses, then resumed "
+        "from the last STATE it wrote:",
+        "",
+        "| killed after, s | records before the kill | resumed, s | records after | lost "
+        "| emitted twice | peak RSS killed / resumed, MB |",
+        "|---:|---:|---:|---:|---:|---:|---|",
+        f"| {killed.wall:.1f} | {len(killed.ids):,} | {resumed.wall:.1f} | {len(resumed.ids):,} "
+        f"| {len(truth - before - after)} | {twice:,} "
+        f"| {killed.peak_rss_mb:.0f} / {resumed.peak_rss_mb:.0f} |",
+    ]
+
+
+PARTS = ("first", "incremental", "resume")
+
+
+def scale(
+    workdir: Path,
+    surveys: int,
+    responses: int,
+    changed: float,
+    parts: tuple[str, ...] = PARTS,
+    seed: int = 19,
+) -> list[str]:
+    """The figures of `parts` against one simulator, as markdown lines; each section is also logged
+    the moment it is known, so a run stopped half-way still says what it measured.
+    `incremental` needs `first` (it starts from that sync's final STATE)."""
+    brand = Brand(surveys, responses, DEFAULT_RATE_LIMITS["export_start"])
     with simulator_process(
         workdir, seed=seed, surveys=surveys, responses=responses, export_seconds=0.5, rate_limits=True
     ) as sim:
         admin = sim.admin
         truth = {rid for ids in sim.response_ids().values() for rid in ids}
+        lines = brand.heading(len(truth))
         args = connector_args(workdir, sim.base_url)
-        first = read("first sync", args, admin)
-        touched = admin.touch_surveys(fraction=changed, add=1)
-        added = {rid for change in touched.values() for rid in change["added"]}
-        state = first.state()
-        default = read("default", with_state(args, workdir, "first", state), admin)
-        skip_args = connector_args(workdir, sim.base_url, skip_unchanged_surveys=True)
-        skip = read("skip_unchanged_surveys", with_state(skip_args, workdir, "first", state), admin)
-        truth_now = {rid for ids in sim.response_ids().values() for rid in ids}
-        killed = read("killed first sync", args, admin, kill_after=len(truth_now) // 4)
-        if not killed.killed:
-            raise RuntimeError("the first sync ended before a quarter of its records: nothing was killed")
-        resumed = read("resumed", with_state(args, workdir, "killed", killed.state()), admin)
-        return ScaleFigure(
-            surveys=surveys,
-            responses=responses,
-            export_rpm=rpm,
-            first=first,
-            truth=len(truth),
-            lost_first=len(truth - set(first.ids)),
-            changed_surveys=len(touched),
-            added=len(added),
-            default=default,
-            skip=skip,
-            missed_default=len(added - set(default.ids)),
-            missed_skip=len(added - set(skip.ids)),
-            killed=killed,
-            resumed=resumed,
-            lost_resume=len(truth_now - set(killed.ids) - set(resumed.ids)),
-        )
+
+        def add(section: list[str]) -> None:
+            lines.extend(section)
+            log("\n".join(section))
+
+        if "first" in parts or "incremental" in parts:
+            first = read("first sync", args, admin)
+            add(first_section(brand, first, len(truth - set(first.ids))))
+        if "incremental" in parts:
+            touched = admin.touch_surveys(fraction=changed, add=1)
+            added = {rid for change in touched.values() for rid in change["added"]}
+            state = first.state()
+            default = read("default", with_state(args, workdir, "first", state), admin)
+            skip_args = connector_args(workdir, sim.base_url, skip_unchanged_surveys=True)
+            skip = read("skip_unchanged_surveys", with_state(skip_args, workdir, "first", state), admin)
+            add(incremental_section(brand, len(touched), added, [default, skip]))
+        if "resume" in parts:
+            truth = {rid for ids in sim.response_ids().values() for rid in ids}
+            killed = read("killed first sync", args, admin, kill_after=len(truth) // 4)
+            if not killed.killed:
+                raise RuntimeError("the first sync ended before a quarter of its records: nothing was killed")
+            resumed = read("resumed", with_state(args, workdir, "killed", killed.state()), admin)
+            add(resume_section(killed, resumed, truth))
+        return lines
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -253,16 +265,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--surveys", type=int, default=2000)
     parser.add_argument("--responses", type=int, default=3, help="responses per survey")
     parser.add_argument("--changed", type=float, default=0.01, help="fraction of surveys changed")
+    parser.add_argument(
+        "--parts",
+        default=",".join(PARTS),
+        help="comma-separated, of first, incremental (runs first too), resume; default all",
+    )
     parser.add_argument("--output", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
+    parts = tuple(part for part in args.parts.split(",") if part)
+    unknown = sorted(set(parts) - set(PARTS))
+    if unknown:
+        parser.error(f"unknown parts {unknown}: choose from {', '.join(PARTS)}")
     with tempfile.TemporaryDirectory(prefix="qualtrics-bench-") as tmp:
-        figure = scale(Path(tmp), args.surveys, args.responses, args.changed)
+        lines = scale(Path(tmp), args.surveys, args.responses, args.changed, parts)
     from bench.run import machine  # here, not at the top: bench.run imports this module
 
     when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    head = [f"Benchmark of {when}, `python -m bench.scale --surveys {args.surveys}`."]
+    head = [f"Benchmark of {when}, `python -m bench.scale --surveys {args.surveys} --parts {args.parts}`."]
     head.append(f"Machine: {machine()}.")
-    table = "\n".join([*head, "", *figure.section()]) + "\n"
+    table = "\n".join([*head, "", *lines]) + "\n"
     print(table)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(table)
