@@ -1,6 +1,6 @@
 """`make bench`: throughput, memory and many-survey figures against the local simulator.
 
-    python -m bench.run [--responses N] [--runs K] [--quick] [--output PATH] [--only slow-export|resume]
+    python -m bench.run [--responses N] [--runs K] [--quick] [--output PATH] [--only slow-export|resume|scale]
 
 1. Throughput: one survey with N responses. `source-qualtrics read` of `responses` runs as a real
    subprocess and its stdout is counted; in the same run the floor (`bench.floor`: download the same
@@ -11,6 +11,9 @@
 4. Big brands (`bench/big.py`, run once each): 20 surveys where one export takes 60 s, against that
    lower bound; and a 1M-response survey killed after its 2nd window and resumed (records emitted
    twice, peak RSS). `--only slow-export` or `--only resume` runs one of them alone.
+5. Many small surveys (`bench/scale.py`, opt-in: `--only scale`, about an hour at 2,000 surveys):
+   first sync against its export-start bound, STATE written against final STATE, incremental syncs
+   after 1% of surveys changed (default and `skip_unchanged_surveys`), a killed and resumed first sync.
 
 Every figure is the median of K runs; the throughput pair is run once first, unmeasured, as a warm-up.
 Exports are built (and cached by the simulator) before the timed
@@ -36,6 +39,7 @@ import requests
 from bench.big import resumed_backfill, slow_export
 from bench.enterprise import enterprise
 from bench.measure import RunResult, connector_args, expect, log, measure
+from bench.scale import scale
 from testkit import SIM_TOKEN, simulator_process
 
 HEADERS = {"X-API-TOKEN": SIM_TOKEN}
@@ -241,9 +245,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="small sizes, one run: a smoke test")
     parser.add_argument(
         "--only",
-        choices=("slow-export", "resume", "enterprise"),
-        help="run one big-brand figure alone (bench/big.py): the slow export, or the killed backfill",
+        choices=("slow-export", "resume", "scale", "enterprise"),
+        help="run one figure alone: the slow export or the killed backfill (bench/big.py), the "
+        "many-surveys figure (bench/scale.py) or every stream at enterprise size (bench/enterprise.py); "
+        "the last two run only this way",
     )
+    parser.add_argument("--scale-surveys", type=int, default=2000, help="surveys in the scale run")
+    parser.add_argument("--scale-responses", type=int, default=3, help="responses per survey there")
     parser.add_argument("--slow-surveys", type=int, default=20, help="surveys in the slow-export run")
     parser.add_argument("--slow-seconds", type=float, default=60.0, help="the slow export's server time")
     parser.add_argument(
@@ -254,6 +262,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if args.quick:
         args.responses, args.runs, args.memory_sizes, args.surveys = 20_000, 1, "10000", 8
         args.slow_surveys, args.slow_seconds, args.resume_responses = 6, 10.0, 40_000
+        args.scale_surveys = 200
     return args
 
 
@@ -270,6 +279,9 @@ def big_brand(workdir: Path, args: argparse.Namespace, parts: tuple[str, ...]) -
         sizes = (200, 2_000, 10_000) if args.quick else (2_000, 20_000, 100_000)
         log(f"every stream at enterprise size: {sizes[0]:,} surveys, {sizes[1]:,} distributions, ...")
         sections += ["", *enterprise(workdir, *sizes).section()]
+    if "scale" in parts:
+        log(f"many surveys: {args.scale_surveys:,} surveys x {args.scale_responses} responses")
+        sections += ["", *scale(workdir, args.scale_surveys, args.scale_responses, changed=0.01)]
     return "\n".join(sections) + "\n"
 
 

@@ -18,14 +18,23 @@ one call. `simulator_process` is the out-of-process form (its CLI, a ready file,
 
 from testkit.catalog import configure
 from testkit.connector import CLI, Connector, Run, latest_state_per_stream, parse_lines
-from testkit.simulator import SIM_TOKEN, SimulatorProcess, simulator_config, simulator_process
+from testkit.simulator import (
+    CAPPED_SURVEY,
+    SIM_TOKEN,
+    SimulatorProcess,
+    capped_survey,
+    simulator_config,
+    simulator_process,
+)
 
 __all__ = [
+    "CAPPED_SURVEY",
     "CLI",
     "SIM_TOKEN",
     "Connector",
     "Run",
     "SimulatorProcess",
+    "capped_survey",
     "configure",
     "latest_state_per_stream",
     "parse_lines",

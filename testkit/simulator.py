@@ -6,7 +6,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,10 @@ class SimulatorProcess:
     def admin(self) -> AdminClient:
         # The CLI announces only the API URL; the admin API sits beside it on the same server.
         return AdminClient(self.base_url.replace("/API/v3", "/__admin"))
+
+    def response_ids(self) -> dict[str, list[str]]:
+        """Ground truth: the ids of every existing completed response, by survey."""
+        return self.admin.all_response_ids()
 
 
 def cli_flags(options: dict[str, str | int | float | bool]) -> list[str]:
@@ -79,3 +83,24 @@ def simulator_process(workdir: Path, **options: str | int | float | bool) -> Ite
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+# One survey that no single export can hold: 5,000 responses, and exports of more than 400 fail.
+CAPPED_SURVEY: dict[str, str | int | float | bool] = {
+    "surveys": 1,
+    "responses": 5000,
+    "export_record_cap": 400,
+}
+
+
+def capped_survey(
+    workdir: Path, skew_week_fraction: float = 0.0, **options: str | int | float | bool
+) -> AbstractContextManager[SimulatorProcess]:
+    """`simulator_process` with CAPPED_SURVEY: a backfill must cut it into at least 13 exports.
+
+    `skew_week_fraction=0.9` puts 90% of its responses in one week, where cuts that halve time fail
+    again and again and cuts by record count (`limit`) do not.
+    """
+    return simulator_process(
+        workdir, **{**CAPPED_SURVEY, "skew_week_fraction": skew_week_fraction, **options}
+    )

@@ -76,6 +76,11 @@ def response_ids(request: Request) -> dict[str, Any]:
     return {"responseIds": list(request.sim.response_ids(request.params["surveyId"]))}
 
 
+def all_response_ids(request: Request) -> dict[str, Any]:
+    """Ground truth of every survey in one call (10,000 calls of the per-survey form take ~20 s)."""
+    return {"surveys": {sid: list(request.sim.response_ids(sid)) for sid in request.sim.survey_ids()}}
+
+
 def add_responses(request: Request) -> dict[str, Any]:
     return {"responseIds": request.sim.add_responses(request.params["surveyId"], _count(_body(request)))}
 
@@ -85,6 +90,28 @@ def edit_responses(request: Request) -> dict[str, Any]:
     ids = _ids(body)
     edited = request.sim.edit_responses(request.params["surveyId"], ids if ids is not None else _count(body))
     return {"responseIds": edited}
+
+
+def touch_surveys(request: Request) -> dict[str, Any]:
+    """`{"fraction": 0.01}` or `{"surveyIds": [...]}`, plus `add` (default 1) and `edit` (default 0)."""
+    body = _body(request)
+    ids = body.get("surveyIds")
+    fraction = body.get("fraction")
+    if (ids is None) == (fraction is None):
+        raise ValueError("give exactly one of surveyIds and fraction")
+    if ids is not None and (not isinstance(ids, list) or not all(isinstance(i, str) for i in ids)):
+        raise ValueError("surveyIds must be an array of strings")
+    if fraction is not None and (
+        not isinstance(fraction, (int, float)) or isinstance(fraction, bool) or not 0 <= fraction <= 1
+    ):
+        raise ValueError("fraction must be a number between 0 and 1")
+    changed = request.sim.touch_surveys(
+        survey_ids=ids,
+        fraction=None if fraction is None else float(fraction),
+        add=_count(body, "add", 1),
+        edit=_count(body, "edit", 0),
+    )
+    return {"surveys": changed}
 
 
 def delete_responses(request: Request) -> dict[str, Any]:
@@ -127,7 +154,9 @@ ADMIN_ROUTES: tuple[Route, ...] = (
     Route("GET", "/faults", get_faults),
     Route("POST", "/faults", set_faults),
     Route("GET", "/surveys", list_surveys),
+    Route("GET", "/response-ids", all_response_ids),
     Route("POST", "/surveys", add_survey),
+    Route("POST", "/surveys/touch", touch_surveys),
     Route("DELETE", "/surveys/{surveyId}", delete_survey),
     Route("GET", "/surveys/{surveyId}/response-ids", response_ids),
     Route("POST", "/surveys/{surveyId}/responses", add_responses),

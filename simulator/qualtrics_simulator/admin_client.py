@@ -35,6 +35,10 @@ class AdminClient:
     def response_ids(self, survey_id: str) -> list[str]:
         return list(self._call("GET", f"/surveys/{survey_id}/response-ids")["responseIds"])
 
+    def all_response_ids(self) -> dict[str, list[str]]:
+        """Ids of every existing completed response, by survey, in one call."""
+        return {sid: list(ids) for sid, ids in self._call("GET", "/response-ids")["surveys"].items()}
+
     def add_responses(self, survey_id: str, count: int) -> list[str]:
         return list(self._call("POST", f"/surveys/{survey_id}/responses", {"count": count})["responseIds"])
 
@@ -47,6 +51,25 @@ class AdminClient:
     def delete_responses(self, survey_id: str, ids: list[str]) -> list[str]:
         body = {"responseIds": list(ids)}
         return list(self._call("POST", f"/surveys/{survey_id}/responses/delete", body)["responseIds"])
+
+    def touch_surveys(
+        self,
+        *,
+        fraction: float | None = None,
+        survey_ids: list[str] | None = None,
+        add: int = 1,
+        edit: int = 0,
+    ) -> dict[str, dict[str, list[str]]]:
+        """Add `add` and edit `edit` responses in each of `survey_ids`, or of `fraction` of all surveys.
+
+        Returns {survey id: {"added": [response ids], "edited": [response ids]}}.
+        """
+        body: dict[str, Any] = {"add": add, "edit": edit}
+        if fraction is not None:
+            body["fraction"] = fraction
+        if survey_ids is not None:
+            body["surveyIds"] = list(survey_ids)
+        return dict(self._call("POST", "/surveys/touch", body)["surveys"])
 
     def add_survey(self, name: str | None = None, responses: int = 0) -> str:
         body: dict[str, Any] = {"responses": responses}

@@ -22,6 +22,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--responses", type=int, default=200, help="completed responses per survey")
     p.add_argument("--in-progress", type=int, default=3, help="in-progress responses per survey")
     p.add_argument("--generated", type=int, default=0, help="of --responses, generated test/preview ones")
+    p.add_argument(
+        "--skew-week-fraction",
+        type=fraction,
+        default=0.0,
+        metavar="F",
+        help="of each survey's responses, the fraction recorded (and last modified) within one week",
+    )
     p.add_argument("--token", default="sim-token")
     p.add_argument("--page-size", type=int, default=100)
     p.add_argument("--export-seconds", type=float, default=0.3)
@@ -63,6 +70,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def fraction(text: str) -> float:
+    """A number in [0, 1], for argparse."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, got {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, got {text!r}")
+    return value
+
+
 def parse_rpm(items: list[str]) -> dict[str, int]:
     limits: dict[str, int] = {}
     for item in items:
@@ -80,6 +98,7 @@ def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
         responses_per_survey=args.responses,
         in_progress_per_survey=args.in_progress,
         generated_per_survey=args.generated,
+        skew_week_fraction=args.skew_week_fraction,
         token=args.token,
         page_size=args.page_size,
         export_seconds=args.export_seconds,

@@ -46,6 +46,9 @@ class SimulatorConfig:
     in_progress_per_survey: int = 3
     # Of responses_per_survey, how many are generated test/preview responses (responseCounts.generated).
     generated_per_survey: int = 0
+    # Of each survey's base responses, the fraction recorded (and last modified) within one week of the
+    # year they span (a different week per survey); 0 spreads them evenly over the year.
+    skew_week_fraction: float = 0.0
     token: str = "sim-token"
     page_size: int = 100
     export_seconds: float = 0.3

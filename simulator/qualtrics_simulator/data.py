@@ -94,10 +94,41 @@ def iso_millis(ms: int) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms // 1000)) + f".{ms % 1000:03d}Z"
 
 
-def base_recorded_ms(seed: int, survey_index: int, slot: int, base_count: int) -> int:
-    """Non-decreasing in slot, so date windows can be found by bisection instead of a scan."""
-    step = max(1, SPAN_MS // max(base_count, 1))
-    return EPOCH_MS - SPAN_MS + slot * step + mix64(seed * 1_000_003 + survey_index * 7919 + slot) % step
+WEEK_MS = 7 * 86400 * 1000
+
+
+def busy_week_start(seed: int, survey_index: int) -> int:
+    """Where a skewed survey's busy week begins: a whole week inside the year of base responses."""
+    return EPOCH_MS - SPAN_MS + mix64(seed * 104_729 + survey_index) % (SPAN_MS // WEEK_MS) * WEEK_MS
+
+
+def base_recorded_ms(
+    seed: int, survey_index: int, slot: int, base_count: int, busy_week_fraction: float = 0.0
+) -> int:
+    """Non-decreasing in slot, so date windows can be found by bisection instead of a scan.
+
+    Spread evenly over the year before EPOCH_MS; with `busy_week_fraction` > 0 that fraction of the
+    slots falls in one week (`busy_week_start`) and the rest is spread over the other 51: surveys get
+    answered in bursts, and backfills must cut by record count, not by halving time.
+    """
+    jitter = mix64(seed * 1_000_003 + survey_index * 7919 + slot)
+    if busy_week_fraction <= 0:
+        step = max(1, SPAN_MS // max(base_count, 1))
+        return EPOCH_MS - SPAN_MS + slot * step + jitter % step
+    week = busy_week_start(seed, survey_index)
+    busy = round(base_count * min(1.0, busy_week_fraction))
+    quiet = base_count - busy
+    before = quiet * (week - (EPOCH_MS - SPAN_MS)) // (SPAN_MS - WEEK_MS)  # quiet slots before the week
+    segments = (  # (first slot, slots, first ms, length ms), in slot and time order
+        (0, before, EPOCH_MS - SPAN_MS, week - (EPOCH_MS - SPAN_MS)),
+        (before, busy, week, WEEK_MS),
+        (before + busy, quiet - before, week + WEEK_MS, EPOCH_MS - week - WEEK_MS),
+    )
+    for first, count, start_ms, length_ms in segments:
+        if slot < first + count or first + count >= base_count:
+            step = max(1, length_ms // max(count, 1))
+            return start_ms + (slot - first) * step + jitter % step
+    raise AssertionError("unreachable: the last segment ends at base_count")
 
 
 @dataclass(frozen=True)
@@ -113,6 +144,7 @@ class SurveyInfo:
     seed: int
     base_responses: int = 0
     generated_responses: int = 0  # test/preview responses among the base ones (responseCounts.generated)
+    busy_week_fraction: float = 0.0  # of the base responses, the share recorded in one week
 
     @property
     def product(self) -> str:

@@ -30,17 +30,25 @@ def page_size(query: Mapping[str, list[str]], default: int, cap: int = MAX_PAGE_
     return min(int(raw), cap)
 
 
-def offset_page(
-    elements: Sequence[dict[str, Any]], query: Mapping[str, list[str]], url: str, size: int
-) -> Page:
-    """`/users`-style paging: `nextPage` carries the next `offset`."""
+def offset_window(
+    total: int, query: Mapping[str, list[str]], url: str, size: int
+) -> tuple[slice, str | None]:
+    """Which items of `total` an `offset` page holds, and its `nextPage`; callers render only those
+    items, so paging through 10,000 surveys costs each page its own size, not the whole list."""
     raw = query.get("offset", ["0"])[0]
     if not raw.isdigit():
         raise bad_request("Invalid value for 'offset': expected a non-negative integer.")
     offset = int(raw)
-    page = list(elements[offset : offset + size])
-    more = offset + size < len(elements)
-    return Page(page, f"{url}?offset={offset + size}" if more else None)
+    more = offset + size < total
+    return slice(offset, offset + size), f"{url}?offset={offset + size}" if more else None
+
+
+def offset_page(
+    elements: Sequence[dict[str, Any]], query: Mapping[str, list[str]], url: str, size: int
+) -> Page:
+    """`/users`-style paging: `nextPage` carries the next `offset`."""
+    window, next_page = offset_window(len(elements), query, url, size)
+    return Page(list(elements[window]), next_page)
 
 
 def skip_token_page(

@@ -10,13 +10,15 @@ from typing import Any
 
 from . import data, directory_routes, structure, transactions
 from .exports import BuiltFile
-from .paging import offset_page
+from .paging import Page, offset_window
 from .routing import Request, Route
 
 # Request-count names of the export routes (kept short; tests and the bench read them).
 EXPORT_START = "POST export-responses"
 EXPORT_POLL = "GET export-responses/{progressId}"
 EXPORT_FILE = "GET export-responses/{fileId}/file"
+# Export jobs the simulator accepted (POST export-responses also counts those refused or throttled).
+EXPORTS_STARTED = "export jobs started"
 
 
 def whoami(request: Request) -> dict[str, Any]:
@@ -33,9 +35,10 @@ def whoami(request: Request) -> dict[str, Any]:
 
 
 def list_surveys(request: Request) -> dict[str, Any]:
-    elements = [data.list_element(info) for info in request.sim.store.surveys()]
+    infos = request.sim.store.surveys()
     size = max(1, request.sim.config.page_size)
-    return offset_page(elements, request.query, request.api_url("/surveys"), size).as_result()
+    window, next_page = offset_window(len(infos), request.query, request.api_url("/surveys"), size)
+    return Page([data.list_element(info) for info in infos[window]], next_page).as_result()
 
 
 def get_survey(request: Request) -> dict[str, Any]:
@@ -55,7 +58,9 @@ def get_questions(request: Request) -> dict[str, Any]:
 def start_export(request: Request) -> dict[str, Any]:
     sid = request.params["surveyId"]
     request.sim.store.survey(sid)
-    return request.sim.exports.start(sid, request.json())
+    started = request.sim.exports.start(sid, request.json())
+    request.sim.stats.count(EXPORTS_STARTED)
+    return started
 
 
 def export_progress(request: Request) -> dict[str, Any]:

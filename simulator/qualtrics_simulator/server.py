@@ -44,6 +44,9 @@ def _not_found() -> ApiError:
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in separate writes; with Nagle on, each keep-alive reply then waits for the
+    # client's delayed ACK (~40 ms), which made 10,000 GET /surveys/{id} take 7 minutes.
+    disable_nagle_algorithm = True
     server: SimulatorHTTPServer
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature

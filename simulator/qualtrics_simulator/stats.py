@@ -14,9 +14,18 @@ class RequestStats:
         self._counts: Counter[str] = Counter()
 
     def record(self, kind: str, status: int) -> None:
+        """One request of `kind` answered `status`; a 429 is also counted as `429 <kind>`, so a bench
+        can tell which limit throttled it."""
         with self._lock:
             self._counts[kind] += 1
             self._counts[str(status)] += 1
+            if status == 429:
+                self._counts[f"429 {kind}"] += 1
+
+    def count(self, name: str) -> None:
+        """An event that is not a request, such as an export job actually started."""
+        with self._lock:
+            self._counts[name] += 1
 
     def snapshot(self) -> dict[str, int]:
         with self._lock:

@@ -90,7 +90,8 @@ class Snapshot:
 
     def recorded_ms(self, slot: int) -> int:
         if slot < self.base_count:
-            return base_recorded_ms(self.info.seed, self.info.index, slot, self.base_count)
+            info = self.info
+            return base_recorded_ms(info.seed, info.index, slot, self.base_count, info.busy_week_fraction)
         return self.added_recorded[slot - self.base_count]
 
     def alive_count(self) -> int:
@@ -186,6 +187,7 @@ class Store:
         self._order: list[str] = []
         self._removed: set[str] = set()
         self._last_ms = EPOCH_MS
+        self._listing: list[SurveyInfo] | None = None  # surveys() cache: every /surveys page reads it
         for _ in range(config.surveys):
             self._create_survey(None, config.responses_per_survey, None, config.generated_per_survey)
 
@@ -203,7 +205,9 @@ class Store:
 
     def surveys(self) -> list[SurveyInfo]:
         with self.lock:
-            return [self._surveys[s].info for s in self._order if s not in self._removed]
+            if self._listing is None:
+                self._listing = [self._surveys[s].info for s in self._order if s not in self._removed]
+            return list(self._listing)
 
     def counts(self, sid: str) -> dict[str, int]:
         """`responseCounts` of GET /surveys/{id}: a full export returns auditable + generated responses.
@@ -262,10 +266,12 @@ class Store:
             seed=self.config.seed,
             base_responses=responses,
             generated_responses=min(responses, generated),
+            busy_week_fraction=self.config.skew_week_fraction,
         )
         codec = ResponseIdCodec(self.config.seed, sid)
         self._surveys[sid] = SurveyState(info, codec, responses, self.config.in_progress_per_survey)
         self._order.append(sid)
+        self._listing = None
         return sid
 
     def add_survey(self, name: str | None = None, responses: int = 0) -> str:
@@ -278,6 +284,7 @@ class Store:
             self._state(sid)
             self.seq += 1
             self._removed.add(sid)
+            self._listing = None
 
     def add_responses(self, sid: str, count: int) -> list[str]:
         with self.lock:
@@ -330,6 +337,34 @@ class Store:
                 previous = state.edits.get(slot)
                 state.edits[slot] = Edit((previous.version if previous else 0) + 1, now, self.seq)
             return [state.codec.encode(slot) for slot in slots]
+
+    def touch_surveys(
+        self, survey_ids: list[str] | None, fraction: float | None, add: int, edit: int
+    ) -> dict[str, dict[str, list[str]]]:
+        """Add `add` and edit `edit` responses in each of many surveys under one lock: the named ones, or
+        `fraction` of the listed surveys (at least one when above 0), picked deterministically.
+
+        One call changes 1% of 10,000 surveys, where calls per survey would cost 100 to 200 round trips.
+        """
+        with self.lock:
+            if survey_ids is not None:
+                chosen = list(dict.fromkeys(survey_ids))
+                for sid in chosen:
+                    self._state(sid)
+            else:
+                listed = [info.id for info in self.surveys()]
+                wanted = round(len(listed) * (fraction or 0.0))
+                wanted = min(len(listed), max(wanted, 1 if fraction else 0))
+                rng = random.Random(f"{self.config.seed}|touch|{self.seq}")
+                picked = set(rng.sample(listed, wanted))
+                chosen = [sid for sid in listed if sid in picked]
+            return {
+                sid: {
+                    "added": self.add_responses(sid, add) if add else [],
+                    "edited": self.edit_responses(sid, count=edit) if edit else [],
+                }
+                for sid in chosen
+            }
 
     def delete_responses(self, sid: str, response_ids: list[str]) -> list[str]:
         with self.lock:

@@ -61,6 +61,16 @@ class Tenant:
     def delete_responses(self, survey_id: str, ids: list[str]) -> list[str]:
         return self.store.delete_responses(survey_id, list(ids))
 
+    def touch_surveys(
+        self,
+        survey_ids: list[str] | None = None,
+        fraction: float | None = None,
+        add: int = 1,
+        edit: int = 0,
+    ) -> dict[str, dict[str, list[str]]]:
+        """New and edited responses in many surveys at once: {survey id: {"added": ids, "edited": ids}}."""
+        return self.store.touch_surveys(survey_ids, fraction, add, edit)
+
     def add_survey(self, name: str | None = None, responses: int = 0) -> str:
         return self.store.add_survey(name=name, responses=responses)
 

@@ -85,6 +85,7 @@ def test_rate_limit_gives_429_with_retry_after(sim: Simulator, server: ServerHan
     )
     counts = sim.request_counts()
     assert counts["429"] == 1 and counts["POST export-responses"] == 3
+    assert counts["429 POST export-responses"] == 1 and counts["export jobs started"] == 2
 
 
 def test_error_rate_is_deterministic() -> None:
