@@ -31,7 +31,7 @@ from airbyte_cdk.sources.streams import IncrementalMixin
 from source_qualtrics.dates import DateTime, Duration, api_format, now, parse_instant
 from source_qualtrics.errors import QualtricsApiError
 from source_qualtrics.streams.base import Forbidden, QualtricsListStream
-from source_qualtrics.streams.partitioned_state import dump_partitions, load_partitions, survey_groups
+from source_qualtrics.streams.partitioned_state import SurveyStamps, survey_groups
 
 logger = logging.getLogger("airbyte")
 
@@ -58,8 +58,7 @@ class Distributions(_PerSurvey, IncrementalMixin):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._cursors: dict[str, str] = {}
-        self._state: dict[str, Any] = {}
+        self._cursors = SurveyStamps(self.cursor_field)
         self._now = now()
 
     @property
@@ -72,22 +71,11 @@ class Distributions(_PerSurvey, IncrementalMixin):
 
     @property
     def state(self) -> MutableMapping[str, Any]:
-        return self._state  # the CDK reads it after every record: built once per group of surveys
+        return self._cursors.snapshot
 
     @state.setter
     def state(self, value: MutableMapping[str, Any]) -> None:
-        self._cursors = {
-            survey_id: cursor[self.cursor_field]
-            for survey_id, cursor in load_partitions(value, self.name).items()
-            if isinstance(cursor.get(self.cursor_field), str)
-            and parse_instant(cursor[self.cursor_field]) is not None
-        }
-        self._build_state()
-
-    def _build_state(self) -> None:
-        self._state = dump_partitions(
-            {survey_id: {self.cursor_field: c} for survey_id, c in self._cursors.items()}
-        )
+        self._cursors.load(value, self.name)
 
     def request_params(self, stream_slice: Mapping[str, Any], sync_mode: SyncMode) -> dict[str, Any]:
         params: dict[str, Any] = {"surveyId": stream_slice["surveyId"]}
@@ -110,7 +98,7 @@ class Distributions(_PerSurvey, IncrementalMixin):
     ) -> Iterable[Mapping[str, Any]]:
         for survey_id in (stream_slice or {}).get("surveyIds", ()):
             yield from self.survey_distributions(survey_id, sync_mode, stream_state)
-        self._build_state()
+        self._cursors.checkpoint()
 
     def survey_distributions(
         self, survey_id: str, sync_mode: SyncMode, stream_state: Mapping[str, Any] | None
@@ -143,8 +131,7 @@ class DistributionHistory(_PerSurvey, IncrementalMixin):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._read_at: dict[str, str] = {}
-        self._state: dict[str, Any] = {}
+        self._read_at = SurveyStamps("readAt")
 
     @property
     def name(self) -> str:
@@ -161,19 +148,11 @@ class DistributionHistory(_PerSurvey, IncrementalMixin):
 
     @property
     def state(self) -> MutableMapping[str, Any]:
-        return self._state  # the CDK reads it after every record: built once per group of surveys
+        return self._read_at.snapshot
 
     @state.setter
     def state(self, value: MutableMapping[str, Any]) -> None:
-        self._read_at = {
-            survey_id: cursor["readAt"]
-            for survey_id, cursor in load_partitions(value, self.name).items()
-            if isinstance(cursor.get("readAt"), str) and parse_instant(cursor["readAt"]) is not None
-        }
-        self._build_state()
-
-    def _build_state(self) -> None:
-        self._state = dump_partitions({survey_id: {"readAt": at} for survey_id, at in self._read_at.items()})
+        self._read_at.load(value, self.name)
 
     def read_records(
         self,
@@ -193,7 +172,7 @@ class DistributionHistory(_PerSurvey, IncrementalMixin):
                 yield from super().read_records(sync_mode, cursor_field, child, stream_state)
             if sync_mode == SyncMode.incremental:
                 self._read_at[survey_id] = api_format(self._sync.started_at)
-        self._build_state()
+        self._read_at.checkpoint()
 
     def readable_distributions(self, survey_id: str, sync_mode: SyncMode) -> Iterator[str]:
         """Ids of the survey's distributions to read the history of (test emails have none)."""

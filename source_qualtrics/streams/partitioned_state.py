@@ -18,6 +18,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from source_qualtrics.checkpoints import SMALL_SHARES
+from source_qualtrics.dates import parse_instant
 from source_qualtrics.errors import ConfigError
 
 EXPECTED_SHAPE = '{"states": [{"partition": {"survey_id": ...}, "cursor": {...}}]}'
@@ -62,3 +63,26 @@ def survey_groups(survey_ids: Sequence[str]) -> Iterator[list[str]]:
     size = max(1, math.ceil(len(survey_ids) / SMALL_SHARES))
     for start in range(0, len(survey_ids), size):
         yield list(survey_ids[start : start + size])
+
+
+class SurveyStamps(dict[str, str]):
+    """One timestamp per survey (a send date, a read time, a definition's `lastModified`) kept as
+    per-survey state under `key`. `snapshot` is what the CDK writes: rebuilt by `checkpoint` at the end
+    of a group of surveys, since the CDK reads a stream's state after every record."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__()
+        self.key = key
+        self.snapshot: dict[str, Any] = {}
+
+    def load(self, value: Mapping[str, Any] | None, stream: str) -> None:
+        """A saved state; entries without a readable timestamp are dropped (those surveys start over)."""
+        self.clear()
+        for survey_id, cursor in load_partitions(value, stream).items():
+            stamp = cursor.get(self.key)
+            if isinstance(stamp, str) and parse_instant(stamp) is not None:
+                self[survey_id] = stamp
+        self.checkpoint()
+
+    def checkpoint(self) -> None:
+        self.snapshot = dump_partitions({survey_id: {self.key: stamp} for survey_id, stamp in self.items()})

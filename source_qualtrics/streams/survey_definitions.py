@@ -22,7 +22,7 @@ from airbyte_cdk.sources.streams import IncrementalMixin, Stream
 
 from source_qualtrics.errors import QualtricsApiError
 from source_qualtrics.streams.base import what_to_grant
-from source_qualtrics.streams.partitioned_state import dump_partitions, load_partitions, survey_groups
+from source_qualtrics.streams.partitioned_state import SurveyStamps, survey_groups
 from source_qualtrics.sync import SyncContext
 
 logger = logging.getLogger("airbyte")
@@ -86,8 +86,7 @@ class DefinitionStream(Stream, IncrementalMixin):
 
     def __init__(self, definitions: SurveyDefinitions) -> None:
         self._definitions = definitions
-        self._cursors: dict[str, str] = {}
-        self._state: dict[str, Any] = {}
+        self._cursors = SurveyStamps("lastModified")
 
     @abstractmethod
     def rows(self, survey_id: str, definition: Mapping[str, Any]) -> Iterable[dict[str, Any]]:
@@ -99,21 +98,11 @@ class DefinitionStream(Stream, IncrementalMixin):
 
     @property
     def state(self) -> MutableMapping[str, Any]:
-        return self._state  # the CDK reads it after every record: built once per group of surveys
+        return self._cursors.snapshot
 
     @state.setter
     def state(self, value: MutableMapping[str, Any]) -> None:
-        self._cursors = {
-            survey_id: cursor["lastModified"]
-            for survey_id, cursor in load_partitions(value, self.name).items()
-            if isinstance(cursor.get("lastModified"), str)
-        }
-        self._build_state()
-
-    def _build_state(self) -> None:
-        self._state = dump_partitions(
-            {survey_id: {"lastModified": modified} for survey_id, modified in self._cursors.items()}
-        )
+        self._cursors.load(value, self.name)
 
     def stream_slices(
         self,
@@ -147,4 +136,4 @@ class DefinitionStream(Stream, IncrementalMixin):
             yield from self.rows(survey_id, definition)
             if modified:
                 self._cursors[survey_id] = modified
-        self._build_state()
+        self._cursors.checkpoint()
