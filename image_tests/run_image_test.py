@@ -356,7 +356,7 @@ def image_connector(container: str, entrypoint: list[str], files: Path) -> Conne
 def installed_set(container: str) -> None:
     """What pip installed in the image is exactly the connector's lock: nothing more, nothing less."""
     run = ["run", "--isolation", "chroot", container, "--", "python"]
-    version = buildah(*run, "-c", "import platform; print(platform.python_version())", capture=True).strip()
+    python = buildah(*run, "-c", "import platform; print(platform.python_version())", capture=True).strip()
     installed: dict[str, str] = {}
     for line in buildah(*run, "-m", "pip", "freeze", "--all", capture=True).split("\n"):
         # `name==version`, or `name @ file:///...` for what was installed from a folder (the connector)
@@ -365,7 +365,7 @@ def installed_set(container: str) -> None:
             installed[normalise(name.split(" @ ")[0])] = version or name.partition(" @ ")[2]
     connector = installed.pop("airbyte-source-qualtrics", None)
     installed.pop("pip", None)
-    environment = {"python_version": version.rpartition(".")[0], "python_full_version": version}
+    environment = {"python_version": python.rpartition(".")[0], "python_full_version": python}
     locked = {
         pin.name: pin.version
         for pin in read_lock(LOCKS / "connector.lock")
@@ -375,7 +375,7 @@ def installed_set(container: str) -> None:
     check(bool(connector), f"the connector is installed ({connector})")
     check(
         not differences,
-        f"pip freeze in the image (Python {version}) = requirements/connector.lock: "
+        f"pip freeze in the image (Python {python}) = requirements/connector.lock: "
         f"{len(installed)} packages, {len(locked)} pinned",
         f"differences (name, version): {differences}",
     )
