@@ -14,16 +14,22 @@ ARG PIP_EXTRA_INDEX_URL=""
 
 WORKDIR /airbyte/integration_code
 
-COPY pyproject.toml README.md spec.json main.py ./
+# The locked set first, in its own layer: every package at the version and hashes of
+# requirements/connector.lock (which holds the build backend, setuptools, too), nothing resolved.
+COPY requirements/connector.lock ./requirements/
+RUN if [ -z "$PIP_CERT" ]; then unset PIP_CERT; fi \
+    && if [ -z "$PIP_INDEX_URL" ]; then unset PIP_INDEX_URL; fi \
+    && if [ -z "$PIP_EXTRA_INDEX_URL" ]; then unset PIP_EXTRA_INDEX_URL; fi \
+    && python -m pip install --no-cache-dir --require-hashes -r requirements/connector.lock
+
+COPY pyproject.toml README.md LICENSE spec.json main.py ./
 COPY source_qualtrics ./source_qualtrics
 # In the repository source_qualtrics/spec.json is a symlink to ../spec.json: put the real file in its
 # place so the package (and the wheel built from it) carries the content, then install the connector
-# into the base image's Python and prove the installed command answers `spec` from outside the sources.
+# alone (no dependencies, the locked setuptools as build backend: no index is asked) and prove the
+# installed command answers `spec` from outside the sources.
 RUN cp --remove-destination spec.json source_qualtrics/spec.json \
-    && if [ -z "$PIP_CERT" ]; then unset PIP_CERT; fi \
-    && if [ -z "$PIP_INDEX_URL" ]; then unset PIP_INDEX_URL; fi \
-    && if [ -z "$PIP_EXTRA_INDEX_URL" ]; then unset PIP_EXTRA_INDEX_URL; fi \
-    && python -m pip install --no-cache-dir . \
+    && python -m pip install --no-cache-dir --no-index --no-deps --no-build-isolation . \
     && cd / \
     && source-qualtrics spec > /dev/null \
     && python -c "import pathlib, source_qualtrics as s; p = pathlib.Path(s.__file__).with_name('spec.json'); assert p.is_file() and not p.is_symlink(), p"

@@ -19,6 +19,9 @@ RECORD_PREFIX = b'{"type":"RECORD"'
 STATE_PREFIX = b'{"type":"STATE"'
 # The connector logs this the moment an export is ready, right before it downloads the file.
 DOWNLOAD_MARK = b" complete after "
+# The CDK ceiling logs this right before its download (bench.ceiling.DOWNLOAD_LOG). Not imported from
+# there: airbyte-cdk in this process would count in every child's ru_maxrss (a child starts as a copy).
+CEILING_DOWNLOAD_MARK = b"ceiling: downloading the export"
 
 
 @dataclass
@@ -45,8 +48,12 @@ class RunResult:
         return self.records / max(1e-9, self.seconds - self.first_record_seconds)
 
 
-def measure(args: list[str], *, connector: bool) -> RunResult:
-    """Run a subprocess, count the records on its stdout and take its peak RSS from wait4()."""
+def measure(args: list[str], *, connector: bool, download_mark: bytes = DOWNLOAD_MARK) -> RunResult:
+    """Run a subprocess, count the records on its stdout and take its peak RSS from wait4().
+
+    `connector`: the process speaks the Airbyte protocol (the connector, or the CDK ceiling), whose
+    log line `download_mark` starts the download; otherwise every line is a record (the floor).
+    """
     with tempfile.TemporaryFile() as stderr:
         began = time.perf_counter()
         process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=stderr, bufsize=1 << 20)
@@ -57,7 +64,7 @@ def measure(args: list[str], *, connector: bool) -> RunResult:
         download = 0.0
         for line in process.stdout:
             if connector:
-                if not download and DOWNLOAD_MARK in line and line.startswith(b'{"type":"LOG"'):
+                if not download and download_mark in line and line.startswith(b'{"type":"LOG"'):
                     download = time.perf_counter() - began
                 if line.startswith(RECORD_PREFIX):
                     records += 1
@@ -85,6 +92,25 @@ def connector_args(workdir: Path, base_url: str, **settings: Any) -> list[str]:
     connector = Connector(workdir / "connector")
     config = simulator_config(base_url, **settings)
     return connector.args("read", config, catalog=configure(connector.discover(config), "responses"))
+
+
+def measure_ceiling(args: list[str]) -> RunResult:
+    result = measure(args, connector=True, download_mark=CEILING_DOWNLOAD_MARK)
+    if not result.download_seconds:
+        raise RuntimeError("the CDK ceiling never logged the start of its download")
+    return result
+
+
+def ceiling_args(workdir: Path, file_url: str, token: str) -> list[str]:
+    """`read` of the CDK ceiling (`bench.ceiling`) over one export file."""
+    folder = workdir / "ceiling"
+    folder.mkdir(parents=True, exist_ok=True)
+    config, catalog = folder / "config.json", folder / "catalog.json"
+    config.write_bytes(orjson.dumps({"url": file_url, "token": token}))
+    stream = {"name": "responses", "json_schema": {}, "supported_sync_modes": ["full_refresh"]}
+    configured = {"stream": stream, "sync_mode": "full_refresh", "destination_sync_mode": "overwrite"}
+    catalog.write_bytes(orjson.dumps({"streams": [configured]}))
+    return [sys.executable, "-m", "bench.ceiling", "read", "--config", str(config), "--catalog", str(catalog)]
 
 
 def expect(result: RunResult, records: int, what: str) -> RunResult:

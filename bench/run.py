@@ -1,11 +1,16 @@
 """`make bench`: throughput, memory and many-survey figures against the local simulator.
 
-    python -m bench.run [--responses N] [--runs K] [--quick] [--output PATH] [--only slow-export|resume|scale]
+    python -m bench.run [--responses N] [--runs K] [--quick] [--output PATH]
+                        [--only slow-export|resume|scale|enterprise]
 
 1. Throughput: one survey with N responses. `source-qualtrics read` of `responses` runs as a real
-   subprocess and its stdout is counted; in the same run the floor (`bench.floor`: download the same
-   zip, unzip, `orjson.loads` each line, write one JSON line per record) runs as a subprocess too.
-2. Memory: the connector's peak RSS (the child's `ru_maxrss`) at several survey sizes.
+   subprocess and its stdout is counted; in the same run two references run as subprocesses too, over
+   the same export file: the CDK ceiling (`bench.ceiling`: the floor's loop yielded by a minimal
+   airbyte-cdk source started with `airbyte_cdk.entrypoint.launch`, the best any airbyte-cdk connector
+   can do) and the bare floor (`bench.floor`: download the zip, unzip, `orjson.loads` each line, write
+   one JSON line per record). The connector is judged against the ceiling; the floor shows the CDK's cost.
+2. Memory: the peak RSS (the child's `ru_maxrss`) of the connector and of the CDK ceiling at several
+   survey sizes.
 3. Many surveys: S surveys whose exports take 2 s each on the server, rate limits on: wall time with
    `max_concurrent_exports=1` against the default, and how many 429s the simulator answered.
 4. Big brands (`bench/big.py`, run once each): 20 surveys where one export takes 60 s, against that
@@ -14,8 +19,10 @@
 5. Many small surveys (`bench/scale.py`, opt-in: `--only scale`, about an hour at 2,000 surveys):
    first sync against its export-start bound, STATE written against final STATE, incremental syncs
    after 1% of surveys changed (default and `skip_unchanged_surveys`), a killed and resumed first sync.
+6. Every stream at enterprise size (`bench/enterprise.py`, opt-in: `--only enterprise`): requests and
+   wall time per stream, first sync and a nightly sync after 1% of everything changed.
 
-Every figure is the median of K runs; the throughput pair is run once first, unmeasured, as a warm-up.
+Every figure is the median of K runs; the throughput trio is run once first, unmeasured, as a warm-up.
 Exports are built (and cached by the simulator) before the timed
 runs, so throughput measures the connector, not the simulator's file generation. The table is printed
 and written to `bench/results/latest.md`.
@@ -30,6 +37,7 @@ import statistics
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
@@ -38,7 +46,7 @@ import requests
 
 from bench.big import resumed_backfill, slow_export
 from bench.enterprise import enterprise
-from bench.measure import RunResult, connector_args, expect, log, measure
+from bench.measure import RunResult, ceiling_args, connector_args, expect, log, measure, measure_ceiling
 from bench.scale import scale
 from testkit import SIM_TOKEN, simulator_process
 
@@ -74,37 +82,58 @@ def build_export(base_url: str, survey_id: str) -> str:
 # -- the three parts ------------------------------------------------------------------------------------
 
 
-def throughput(workdir: Path, responses: int, runs: int) -> tuple[list[RunResult], list[RunResult]]:
+@dataclass
+class Throughput:
+    """Runs of the connector, the CDK ceiling and the floor, taken in turns (each trio saw the same load)."""
+
+    connector: list[RunResult]
+    ceiling: list[RunResult]
+    floor: list[RunResult]
+
+
+def throughput(workdir: Path, responses: int, runs: int) -> Throughput:
     with simulator_process(workdir, seed=5, surveys=1, responses=responses, export_seconds=0.0) as sim:
         (survey,) = sim.admin.survey_ids()
         file_url = build_export(sim.base_url, survey)
         args = connector_args(workdir, sim.base_url)
+        cdk_args = ceiling_args(workdir, file_url, SIM_TOKEN)
         floor_args = [sys.executable, "-m", "bench.floor", file_url, SIM_TOKEN]
-        connector_runs, floor_runs = [], []
-        # One discarded pair first: the first process after a pause runs up to 2x slower on this VM
-        # (cold page cache and CPU), which says nothing about either loop.
+        figures = Throughput([], [], [])
+        # One discarded trio first: the first process after a pause runs up to 2x slower on this VM
+        # (cold page cache and CPU), which says nothing about any of the loops.
         expect(measure(args, connector=True), responses, "connector warm-up")
+        expect(measure_ceiling(cdk_args), responses, "ceiling warm-up")
         expect(measure(floor_args, connector=False), responses, "floor warm-up")
         for run in range(runs):
-            connector_runs.append(expect(measure(args, connector=True), responses, "connector"))
-            floor_runs.append(expect(measure(floor_args, connector=False), responses, "floor"))
+            figures.connector.append(expect(measure(args, connector=True), responses, "connector"))
+            figures.ceiling.append(expect(measure_ceiling(cdk_args), responses, "ceiling"))
+            figures.floor.append(expect(measure(floor_args, connector=False), responses, "floor"))
+            connector, ceiling = figures.connector[-1], figures.ceiling[-1]
             log(
-                f"  throughput run {run + 1}/{runs}: connector {connector_runs[-1].rate:,.0f}/s "
-                f"({connector_runs[-1].peak_rss_mb:.0f} MB), floor {floor_runs[-1].rate:,.0f}/s"
+                f"  throughput run {run + 1}/{runs}: from the download on connector "
+                f"{connector.from_download_rate:,.0f}/s ({connector.peak_rss_mb:.0f} MB), CDK ceiling "
+                f"{ceiling.from_download_rate:,.0f}/s ({ceiling.peak_rss_mb:.0f} MB), "
+                f"floor {figures.floor[-1].rate:,.0f}/s"
             )
-        return connector_runs, floor_runs
+        return figures
 
 
-def memory(workdir: Path, responses: int, runs: int) -> list[RunResult]:
+def memory(workdir: Path, responses: int, runs: int) -> tuple[list[RunResult], list[RunResult]]:
+    """(connector runs, CDK ceiling runs) over one survey of `responses`."""
     with simulator_process(workdir, seed=5, surveys=1, responses=responses, export_seconds=0.0) as sim:
         (survey,) = sim.admin.survey_ids()
-        build_export(sim.base_url, survey)
+        file_url = build_export(sim.base_url, survey)
         args = connector_args(workdir, sim.base_url)
-        results = []
+        cdk_args = ceiling_args(workdir, file_url, SIM_TOKEN)
+        connector, ceiling = [], []
         for run in range(runs):
-            results.append(expect(measure(args, connector=True), responses, "connector"))
-            log(f"  memory {responses:,} run {run + 1}/{runs}: {results[-1].peak_rss_mb:.0f} MB")
-        return results
+            connector.append(expect(measure(args, connector=True), responses, "connector"))
+            ceiling.append(expect(measure_ceiling(cdk_args), responses, "ceiling"))
+            log(
+                f"  memory {responses:,} run {run + 1}/{runs}: connector {connector[-1].peak_rss_mb:.0f} MB, "
+                f"CDK ceiling {ceiling[-1].peak_rss_mb:.0f} MB"
+            )
+        return connector, ceiling
 
 
 def many_surveys(
@@ -160,55 +189,72 @@ def median(values: list[float]) -> float:
 
 def report(
     args: argparse.Namespace,
-    throughput_runs: tuple[list[RunResult], list[RunResult]],
-    memory_runs: dict[int, list[RunResult]],
+    figures: Throughput,
+    memory_runs: dict[int, tuple[list[RunResult], list[RunResult]]],
     survey_runs: dict[str, tuple[list[float], list[int]]] | None,
 ) -> str:
-    connector, floor = throughput_runs
-    c_rate, f_rate = median([r.rate for r in connector]), median([r.rate for r in floor])
-    c_stream, f_stream = (
-        median([r.streaming_rate for r in connector]),
-        median([r.streaming_rate for r in floor]),
-    )
-    # Connector and floor runs alternate, so each pair saw the same machine load.
-    ratio = median([c.rate / f.rate for c, f in zip(connector, floor, strict=True)])
-    stream_ratio = median(
-        [c.streaming_rate / f.streaming_rate for c, f in zip(connector, floor, strict=True)]
-    )
-    # From the download on: the connector's start-up and export wait left out, the floor's whole run.
-    c_download = median([r.from_download_rate for r in connector])
-    download_ratio = median([c.from_download_rate / f.rate for c, f in zip(connector, floor, strict=True)])
+    runs = {"connector": figures.connector, "ceiling": figures.ceiling, "floor": figures.floor}
+
+    def of(name: str, figure: str) -> float:
+        return median([getattr(r, figure) for r in runs[name]])
+
+    def ratio(name: str, reference: str, figure: str, reference_figure: str | None = None) -> float:
+        """Median over the run trios of name's figure / the reference's (same machine load per trio)."""
+        pairs = zip(runs[name], runs[reference], strict=True)
+        return median([getattr(a, figure) / getattr(b, reference_figure or figure) for a, b in pairs])
+
+    def row(label: str, name: str, from_download: str) -> str:
+        return (
+            f"| {label} | {of(name, 'rate'):,.0f} | {of(name, from_download):,.0f} "
+            f"| {of(name, 'streaming_rate'):,.0f} | {of(name, 'seconds'):.2f} "
+            f"| {of(name, 'peak_rss_mb'):.0f} |"
+        )
+
+    # From the download on: the start-up and export wait left out (the floor's whole run is its download).
+    to_ceiling = ratio("connector", "ceiling", "from_download_rate")
+    to_floor = ratio("connector", "floor", "from_download_rate", "rate")
+    ceiling_to_floor = ratio("ceiling", "floor", "from_download_rate", "rate")
     when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    sizes = sorted(memory_runs)
+
+    def rss(size: int, which: int) -> float:
+        return median([r.peak_rss_mb for r in memory_runs[size][which]])
+
     lines = [
         f"Benchmark of {when}; medians of {args.runs} run(s) each"
-        + " (throughput after one unmeasured warm-up pair)"
+        + " (throughput after one unmeasured warm-up trio)"
         + (" (--quick)" if args.quick else "")
         + ".",
         f"Machine: {machine()}.",
         "",
-        f"**Throughput**, one survey of {args.responses:,} responses "
-        "(`read` of `responses` as a subprocess, stdout counted; end to end = process start to exit; "
-        "from the download on = the connector's log line that its export is ready, to exit, against the "
-        "floor's whole run; streaming = first record to exit):",
+        f"**Throughput**, one survey of {args.responses:,} responses, each a subprocess with its stdout "
+        "counted: `read` of `responses`; the CDK ceiling (the floor's loop yielded through a minimal "
+        "airbyte-cdk source started with `airbyte_cdk.entrypoint.launch`); the bare floor. End to end = "
+        "process start to exit; from the download on = the log line that the export is ready (the "
+        "ceiling's: that it starts downloading) to exit, the floor's whole run; streaming = first record "
+        "to exit:",
         "",
         "| | end to end, records/s | from the download on, records/s | streaming, records/s "
         "| wall, s | peak RSS, MB |",
         "|---|---:|---:|---:|---:|---:|",
-        f"| connector | {c_rate:,.0f} | {c_download:,.0f} | {c_stream:,.0f} "
-        f"| {median([r.seconds for r in connector]):.2f} "
-        f"| {median([r.peak_rss_mb for r in connector]):.0f} |",
-        f"| floor (download, unzip, orjson.loads, write) | {f_rate:,.0f} | {f_rate:,.0f} | {f_stream:,.0f} "
-        f"| {median([r.seconds for r in floor]):.2f} | {median([r.peak_rss_mb for r in floor]):.0f} |",
-        f"| **connector / floor** (median of run pairs) | {ratio:.0%} | **{download_ratio:.0%}** "
-        f"| {stream_ratio:.0%} | | |",
+        row("connector", "connector", "from_download_rate"),
+        row("CDK ceiling (minimal airbyte-cdk source, same loop)", "ceiling", "from_download_rate"),
+        row("floor (download, unzip, orjson.loads, write)", "floor", "rate"),
+        f"| **connector / CDK ceiling** (median of run trios) | {ratio('connector', 'ceiling', 'rate'):.0%} "
+        f"| **{to_ceiling:.0%}** (target >= 90%) "
+        f"| {ratio('connector', 'ceiling', 'streaming_rate'):.0%} | | |",
+        f"| connector / floor | {ratio('connector', 'floor', 'rate'):.0%} | {to_floor:.0%} "
+        f"| {ratio('connector', 'floor', 'streaming_rate'):.0%} | | |",
+        f"| CDK ceiling / floor (the CDK's own cost) | {ratio('ceiling', 'floor', 'rate'):.0%} "
+        f"| {ceiling_to_floor:.0%} | {ratio('ceiling', 'floor', 'streaming_rate'):.0%} | | |",
         "",
-        "**Memory**, connector peak RSS by survey size:",
+        "**Memory**, peak RSS by survey size (target: the connector within 20 MB of the ceiling, flat):",
         "",
-        "| responses | " + " | ".join(f"{size:,}" for size in sorted(memory_runs)) + " |",
-        "|---|" + "---:|" * len(memory_runs),
-        "| peak RSS, MB | "
-        + " | ".join(f"{median([r.peak_rss_mb for r in memory_runs[s]]):.0f}" for s in sorted(memory_runs))
-        + " |",
+        "| responses | " + " | ".join(f"{size:,}" for size in sizes) + " |",
+        "|---|" + "---:|" * len(sizes),
+        "| connector, MB | " + " | ".join(f"{rss(s, 0):.0f}" for s in sizes) + " |",
+        "| CDK ceiling, MB | " + " | ".join(f"{rss(s, 1):.0f}" for s in sizes) + " |",
+        "| connector - ceiling, MB | " + " | ".join(f"{rss(s, 0) - rss(s, 1):+.0f}" for s in sizes) + " |",
     ]
     if survey_runs:
         sequential = median(survey_runs["max_concurrent_exports=1"][0])
@@ -298,7 +344,7 @@ def main(argv: list[str] | None = None) -> int:
         workdir = Path(tmp)
         log(f"throughput: {args.responses:,} responses, {args.runs} run(s)")
         throughput_runs = throughput(workdir, args.responses, args.runs)
-        memory_runs = {args.responses: throughput_runs[0]}
+        memory_runs = {args.responses: (throughput_runs.connector, throughput_runs.ceiling)}
         for size in sizes:
             if size not in memory_runs:
                 memory_runs[size] = memory(workdir, size, args.runs)

@@ -65,7 +65,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from packaging.markers import Marker
+
 from testkit import SIM_TOKEN, Connector, configure, simulator_config, simulator_process
+from testkit.locks import LOCKS, normalise, read_lock
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -350,6 +353,34 @@ def image_connector(container: str, entrypoint: list[str], files: Path) -> Conne
     )
 
 
+def installed_set(container: str) -> None:
+    """What pip installed in the image is exactly the connector's lock: nothing more, nothing less."""
+    run = ["run", "--isolation", "chroot", container, "--", "python"]
+    python = buildah(*run, "-c", "import platform; print(platform.python_version())", capture=True).strip()
+    installed: dict[str, str] = {}
+    for line in buildah(*run, "-m", "pip", "freeze", "--all", capture=True).split("\n"):
+        # `name==version`, or `name @ file:///...` for what was installed from a folder (the connector)
+        name, _, version = line.strip().partition("==")
+        if name:
+            installed[normalise(name.split(" @ ")[0])] = version or name.partition(" @ ")[2]
+    connector = installed.pop("airbyte-source-qualtrics", None)
+    installed.pop("pip", None)
+    environment = {"python_version": python.rpartition(".")[0], "python_full_version": python}
+    locked = {
+        pin.name: pin.version
+        for pin in read_lock(LOCKS / "connector.lock")
+        if pin.marker is None or Marker(pin.marker).evaluate(environment)
+    }
+    differences = sorted(set(installed.items()) ^ set(locked.items()))
+    check(bool(connector), f"the connector is installed ({connector})")
+    check(
+        not differences,
+        f"pip freeze in the image (Python {python}) = requirements/connector.lock: "
+        f"{len(installed)} packages, {len(locked)} pinned",
+        f"differences (name, version): {differences}",
+    )
+
+
 def by_survey(records: list[dict[str, Any]]) -> dict[str, list[str]]:
     grouped: dict[str, list[str]] = {}
     for record in records:
@@ -367,6 +398,8 @@ def exercise_image(entrypoint: list[str], workdir: Path, expected_spec: dict[str
         working_container() as container,
     ):
         base_url, admin = simulator.base_url, simulator.admin
+        with step("image: installed packages (pip freeze) against requirements/connector.lock"):
+            installed_set(container)
         image = image_connector(container, entrypoint, files)
         print(f"\n    simulator: {base_url}")
         config = simulator_config(base_url)

@@ -1,4 +1,5 @@
-"""`make test` installs no PyAirbyte (no release supports Python 3.13); `make demo` does."""
+"""`make test` installs no PyAirbyte (no release supports Python 3.13); `make demo` does. Both install
+a hash-checked lock and then the project's own packages without resolving anything."""
 
 from __future__ import annotations
 
@@ -22,12 +23,21 @@ def planned_commands(target: str, tmp_path: Path) -> str:
     return result.stdout
 
 
-def test_make_test_installs_the_test_extra_only(tmp_path: Path) -> None:
+def test_make_test_installs_the_dev_lock_only(tmp_path: Path) -> None:
     commands = planned_commands("test", tmp_path)
-    assert "-e '.[tests]'" in commands and "pytest" in commands
+    assert "--require-hashes -r requirements/dev.lock" in commands and "pytest" in commands
+    assert "--no-deps --no-build-isolation -e ./simulator -e ." in commands
     assert "demo" not in commands and "airbyte" not in commands
 
 
-def test_make_demo_adds_the_demo_extra(tmp_path: Path) -> None:
+def test_make_demo_adds_the_demo_lock(tmp_path: Path) -> None:
     commands = planned_commands("demo", tmp_path)
-    assert "-e '.[demo]'" in commands and "demo.run" in commands
+    assert "--require-hashes -r requirements/demo.lock" in commands and "demo.run" in commands
+
+
+def test_no_install_resolves_dependencies(tmp_path: Path) -> None:
+    """Every pip install of make test / make demo is a hash-checked lock or a --no-deps install."""
+    for target in ("test", "demo"):
+        installs = [line for line in planned_commands(target, tmp_path).splitlines() if " install " in line]
+        for line in installs:
+            assert "--require-hashes -r requirements/" in line or "--no-deps" in line or "pip==" in line, line
