@@ -258,7 +258,6 @@ class ExportScheduler:
         self.split = split
         self.size = size
         self.label = label
-        self.planned = 0  # tasks taken from the plan so far
         self._plan: Iterator[ExportTask] | None = iter(plan)
         self._pending: list[tuple[tuple[int, int, int], ExportTask]] = []  # a heap: urgent, biggest, order
         self._order = itertools.count()
@@ -321,7 +320,6 @@ class ExportScheduler:
         if task is None:
             self._plan = None
             return False
-        self.planned += 1
         if self.cache.holds_files():
             exported = self.cache.take(task.survey_id, task.body)
             if exported is not None:
