@@ -14,6 +14,12 @@ launch week holds most of a survey). `seen` lists the responses at the chunk's f
 previous chunk already emitted, since `startDate` has whole-second precision. Without last-modified
 sorting (a saved filter), chunks are impossible and a failed window is cut in halves of time instead,
 down to `MIN_WINDOW`.
+
+No public document says the sort is ascending or that `limit` keeps the *oldest* responses, and keyset
+paging loses responses silently if either is false. So each chunk is checked as it streams
+(`ChunkProgress.broken`): ascending last-modified seconds, at most `limit` records, all inside the
+window. A chunk that breaks any of these gives no successor; its window is exported by time instead
+(`Window.order_free`).
 """
 
 from __future__ import annotations
@@ -70,6 +76,13 @@ class Window:
             return None
         return replace(self, limit=self.limit // 2)
 
+    def order_free(self, now: DateTime, earliest: DateTime | None) -> list[Window]:
+        """The same responses without `limit`, by time only: its halves, or the whole window when it is
+        too narrow to halve. Nothing here depends on the order Qualtrics sorts a `limit`ed export in."""
+        whole = Window(self.start, self.end)
+        halves = whole.halves(now, earliest)
+        return list(halves) if halves is not None else [whole]
+
     def describe(self) -> str:
         start = api_format(self.start) if self.start else "the first response"
         span = f"[{start}, {api_format(self.end) if self.end else 'now'})"
@@ -106,12 +119,13 @@ class ChunkProgress:
     """Follows one chunk's records (sorted by last-modified date) to say where the next chunk starts.
 
     Also drops the responses the previous chunk already emitted (`Window.seen`), so a response at a
-    chunk boundary is emitted once.
+    chunk boundary is emitted once, and checks the contract keyset paging relies on (`broken`).
     """
 
     def __init__(self, window: Window) -> None:
         self.window = window
         self.lines = 0
+        self.broken: str | None = None  # the first breach of the chunk contract, as seen
         self._skip = frozenset(window.seen)
         self._second: datetime | None = None  # the newest whole second seen so far
         self._ids: list[str] = []  # the responses in it
@@ -120,6 +134,8 @@ class ChunkProgress:
         """Count one exported response; False when the previous chunk already emitted it."""
         self.lines += 1
         second = whole_second(modified)
+        if self.broken is None:
+            self.broken = self._breach(response_id, second)
         if second is None:
             return True
         if self._second is None or second > self._second:
@@ -128,10 +144,30 @@ class ChunkProgress:
             self._ids.append(response_id)
         return not (self._skip and second == self.window.start and response_id in self._skip)
 
+    def _breach(self, response_id: Any, second: datetime | None) -> str | None:
+        """What this record shows wrong with the chunk, if anything. Whole seconds suffice: the next
+        chunk starts at a whole second, so order within one second cannot lose a response."""
+        window, limit = self.window, self.window.limit
+        if limit is not None and self.lines > limit:
+            return f"{self.lines} records from an export limited to {limit}"
+        if second is None:
+            return None
+        if self._second is not None and second < self._second:
+            return (
+                f"response {response_id} modified at {api_format(instant_of(second))} after one at "
+                f"{api_format(instant_of(self._second))} (not ascending)"
+            )
+        if (window.start is not None and second < window.start) or (
+            window.end is not None and second >= window.end
+        ):
+            stamp = api_format(instant_of(second))
+            return f"response {response_id} modified at {stamp}, outside {window.describe()}"
+        return None
+
     def successor(self) -> Window | None:
-        """The next chunk of the window, or None when this chunk reached its end."""
+        """The next chunk of the window, or None when this chunk reached its end or broke the contract."""
         limit = self.window.limit
-        if limit is None or self.lines < limit or self._second is None:
+        if limit is None or self.lines < limit or self._second is None or self.broken is not None:
             return None
         start = instant_of(self._second)
         if start == self.window.start:

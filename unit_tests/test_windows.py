@@ -106,6 +106,66 @@ def test_a_chunk_whose_responses_all_share_its_first_second_doubles_to_reach_pas
     assert following.smaller_chunks() is None, "half of it could not reach past the two it must skip"
 
 
+# -- the chunk contract: what keyset paging relies on, checked on every record -----------------------
+
+
+def read_chunk(window: Window, records: list[tuple[str, str]]) -> ChunkProgress:
+    progress = ChunkProgress(window)
+    for rid, modified in records:
+        progress.admit(rid, modified)
+    return progress
+
+
+def test_a_chunk_sorted_newest_first_breaks_the_contract_and_gives_no_next_chunk() -> None:
+    progress = read_chunk(
+        CHUNK,
+        [("R_3", "2025-02-03T10:00:00Z"), ("R_2", "2025-02-02T10:00:00Z"), ("R_1", "2025-02-01T10:00:00Z")],
+    )
+    assert progress.broken is not None and "R_2" in progress.broken and "not ascending" in progress.broken
+    assert progress.successor() is None, "a next chunk from the newest second would skip R_1's elders"
+
+
+def test_a_chunk_holding_more_than_its_limit_breaks_the_contract() -> None:
+    progress = read_chunk(CHUNK, [(f"R_{n}", f"2025-02-01T10:00:0{n}Z") for n in range(1, 5)])
+    assert progress.broken == "4 records from an export limited to 3"
+    assert progress.successor() is None
+
+
+def test_a_chunk_with_a_response_outside_its_window_breaks_the_contract() -> None:
+    window = Window(instant("2025-02-01T00:00:00Z"), instant("2025-03-01T00:00:00Z"), limit=3)
+    progress = read_chunk(
+        window,
+        [("R_1", "2025-02-01T10:00:00Z"), ("R_2", "2025-02-05T10:00:00Z"), ("R_3", "2025-03-01T00:00:00Z")],
+    )
+    assert progress.broken is not None and "R_3" in progress.broken and "outside" in progress.broken
+    assert progress.successor() is None
+    early = read_chunk(window, [("R_0", "2025-01-31T23:59:59.9Z")])
+    assert early.broken is not None and "R_0" in early.broken
+
+
+def test_ascending_responses_within_one_second_in_any_order_keep_the_contract() -> None:
+    progress = read_chunk(
+        CHUNK,
+        [
+            ("R_1", "2025-02-01T10:00:05.9Z"),
+            ("R_2", "2025-02-01T10:00:05.1Z"),
+            ("R_3", "2025-02-01T10:00:06Z"),
+        ],
+    )
+    assert progress.broken is None and progress.successor() is not None
+
+
+def test_a_broken_chunk_is_exported_again_by_time_without_limit() -> None:
+    window = Window(instant("2025-01-01T00:00:00Z"), instant("2025-01-03T00:00:00Z"), limit=50, seen=("R_1",))
+    pieces = window.order_free(instant("2025-06-01T00:00:00Z"), None)
+    assert pieces == [
+        Window(instant("2025-01-01T00:00:00Z"), instant("2025-01-02T00:00:00Z")),
+        Window(instant("2025-01-02T00:00:00Z"), instant("2025-01-03T00:00:00Z")),
+    ]
+    narrow = Window(instant("2025-01-01T00:00:00Z"), instant("2025-01-01T00:05:00Z"), limit=50)
+    assert narrow.order_free(instant("2025-06-01T00:00:00Z"), None) == [Window(narrow.start, narrow.end)]
+
+
 def test_chunks_halve_down_to_one_response() -> None:
     sizes = []
     window: Window | None = Window(None, None).in_chunks(5)

@@ -9,7 +9,7 @@ import threading
 from pathlib import Path
 from types import FrameType
 
-from .config import SimulatorConfig
+from .config import LIMITED_EXPORT_ORDERS, SimulatorConfig
 from .simulator import Simulator
 
 
@@ -41,6 +41,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument(
         "--records-per-file", type=int, default=1_000_000, help="records per file in a zipped export"
+    )
+    p.add_argument(
+        "--limited-export-order",
+        choices=LIMITED_EXPORT_ORDERS,
+        default="documented",
+        help="how an export with limit and sortByLastModifiedDate picks and orders responses",
     )
     p.add_argument("--rate-limits", action="store_true", help="enforce per-endpoint requests/minute")
     p.add_argument(
@@ -106,6 +112,7 @@ def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
         export_record_cap=args.export_record_cap,
         export_byte_cap=args.export_byte_cap,
         records_per_file=args.records_per_file,
+        limited_export_order=args.limited_export_order,
         rate_limits=args.rate_limits,
         rate_limit_rpm=parse_rpm(args.rpm),
         error_rate_5xx=args.error_rate,

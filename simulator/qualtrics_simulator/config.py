@@ -33,7 +33,13 @@ RUNTIME_KNOBS = (
     "export_forbidden_surveys",
     "export_missing_surveys",
     "forbidden_paths",
+    "limited_export_order",
 )
+
+# How an export with `limit` and `sortByLastModifiedDate` picks and orders its responses. Qualtrics
+# documents neither: "documented" is what the connector assumes (ascending, the oldest `limit` kept);
+# the others are ways the real service could differ, for testing that the connector notices.
+LIMITED_EXPORT_ORDERS = ("documented", "newest_first", "limit_before_sort", "unsorted")
 
 
 @dataclass
@@ -81,6 +87,10 @@ class SimulatorConfig:
     # Surveys listed by /surveys whose POST export-responses answers 403 (no permission) or 404 (GSI_2).
     export_forbidden_surveys: list[str] = field(default_factory=list)
     export_missing_surveys: list[str] = field(default_factory=list)
+    # LIMITED_EXPORT_ORDERS: "newest_first" keeps the newest `limit` responses, newest first;
+    # "limit_before_sort" keeps the first `limit` in recorded order, then sorts them ascending;
+    # "unsorted" keeps `limit` responses picked at random, in no order.
+    limited_export_order: str = "documented"
 
     # --- XM Directory and distributions at enterprise size (directory_scale.py); 0 keeps the small
     # fixed directory (12 + 7 contacts, 3 distributions per survey, 0-2 transactions per contact).

@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import itertools
 import queue
+import random
 import shutil
 import tempfile
 import threading
@@ -216,11 +217,16 @@ class FileLimits:
     byte_cap: int | None
     records_per_file: int
     blank_lines: bool
+    limited_order: str = "documented"  # config.LIMITED_EXPORT_ORDERS
 
     @classmethod
     def of(cls, config: SimulatorConfig) -> FileLimits:
         return cls(
-            config.export_record_cap, config.export_byte_cap, config.records_per_file, config.blank_lines
+            config.export_record_cap,
+            config.export_byte_cap,
+            config.records_per_file,
+            config.blank_lines,
+            config.limited_export_order,
         )
 
 
@@ -296,7 +302,7 @@ class ExportJob:
         }
 
 
-def _rows(snap: Snapshot, opts: ExportOptions) -> tuple[Iterator[Row], int]:
+def _rows(snap: Snapshot, opts: ExportOptions, order: str = "documented") -> tuple[Iterator[Row], int]:
     """The selected rows in export order, and an upper bound of their count (exact without deletes)."""
     if opts.in_progress:
         rows: Iterator[Row] = snap.in_progress_rows(opts.start_ms, opts.end_ms)
@@ -304,15 +310,29 @@ def _rows(snap: Snapshot, opts: ExportOptions) -> tuple[Iterator[Row], int]:
     else:
         rows, estimate = snap.select(opts.start_ms, opts.end_ms, opts.since_seq, opts.sort_by_modified)
     if opts.limit is not None:
+        if opts.sort_by_modified and order != "documented":
+            rows = _misordered(list(rows), opts.limit, order, snap.info.seed)
         rows, estimate = itertools.islice(rows, opts.limit), min(estimate, opts.limit)
     return rows, estimate
 
 
-def _lines(snap: Snapshot, opts: ExportOptions) -> Iterator[tuple[int, bytes]]:
+def _misordered(rows: list[Row], limit: int, order: str, seed: int) -> Iterator[Row]:
+    """A `limit`ed export as Qualtrics might answer it where its documents are silent (the selection
+    is held in memory: a test knob, used on small surveys)."""
+    if order == "newest_first":
+        return iter(sorted(rows, key=lambda row: row.last_modified_ms, reverse=True))
+    if order == "limit_before_sort":
+        kept = sorted(rows, key=lambda row: (row.recorded_ms, row.slot))[:limit]
+        return iter(sorted(kept, key=lambda row: row.last_modified_ms))
+    random.Random(seed * 31 + len(rows)).shuffle(rows)
+    return iter(rows)
+
+
+def _lines(snap: Snapshot, opts: ExportOptions, order: str = "documented") -> Iterator[tuple[int, bytes]]:
     """(index, record bytes) in export order, honouring the limit."""
     factory = RecordFactory(snap.info, opts.key_filter, opts.sort_by_modified)
     encode = snap.codec.encode
-    for index, row in enumerate(_rows(snap, opts)[0]):
+    for index, row in enumerate(_rows(snap, opts, order)[0]):
         record = factory.record(
             encode(row.slot),
             row.slot,
@@ -395,11 +415,12 @@ def build_file(
     try:
         with open(built.path, "wb") as raw:
             if not opts.compress:
-                _write_member(raw, _lines(snap, opts), opts, built, guard, stop, offset)
+                _write_member(raw, _lines(snap, opts, limits.limited_order), opts, built, guard, stop, offset)
                 return
             per_file = limits.records_per_file
             with zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
-                groups = itertools.groupby(_lines(snap, opts), key=lambda line: line[0] // per_file)
+                selected = _lines(snap, opts, limits.limited_order)
+                groups = itertools.groupby(selected, key=lambda line: line[0] // per_file)
                 for number, lines in groups:
                     name = built.member_name(number)
                     with archive.open(name, "w", force_zip64=True) as out:

@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from .config import RUNTIME_KNOBS, SimulatorConfig
+from .config import LIMITED_EXPORT_ORDERS, RUNTIME_KNOBS, SimulatorConfig
 from .errors import ApiError, forbidden, survey_not_found
 
 
@@ -133,6 +133,12 @@ def _counts_by_key(name: str, value: Any) -> dict[str, int]:
     return {str(key): _positive(f"{name}.{key}", v) for key, v in value.items()}
 
 
+def _limited_order(name: str, value: Any) -> str:
+    if value not in LIMITED_EXPORT_ORDERS:
+        raise ValueError(f"{name} must be one of {', '.join(LIMITED_EXPORT_ORDERS)}")
+    return str(value)
+
+
 KNOB_PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "error_rate_5xx": _number,
     "fail_exports": _count,
@@ -151,4 +157,5 @@ KNOB_PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "export_forbidden_surveys": _strings,
     "export_missing_surveys": _strings,
     "forbidden_paths": _strings,
+    "limited_export_order": _limited_order,
 }

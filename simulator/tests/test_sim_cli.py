@@ -50,3 +50,11 @@ def test_large_export_flags_reach_the_config() -> None:
     config = config_from_args(parse_args([*args.split(), "--export-seconds-per-1000", "2.5"]))
     assert (config.generated_per_survey, config.export_record_cap, config.export_byte_cap) == (4, 90, 5000)
     assert (config.records_per_file, config.export_seconds_per_1000_records) == (30, 2.5)
+
+
+def test_misbehaviour_flags_reach_the_config_and_are_off_by_default() -> None:
+    from qualtrics_simulator.cli import config_from_args, parse_args
+
+    assert config_from_args(parse_args([])).limited_export_order == "documented"
+    config = config_from_args(parse_args(["--limited-export-order", "newest_first"]))
+    assert config.limited_export_order == "newest_first"

@@ -6,9 +6,11 @@ for a window from the newest last-modified timestamp seen. A survey's first sync
 of last-modified time sized from its `responseCounts` (windows.py), oldest first or newest first,
 with a checkpoint after each; the open-ended newest window carries `allowContinuation`. A window
 Qualtrics fails to export is exported in keyset chunks of halving size until they succeed, each chunk
-in the state as it finishes. A survey's cursor moves only after all records of an export were handed
-to the platform, so an interrupted or failed export never loses data, and a crash repeats at most the
-windows that were in flight.
+in the state as it finishes. A chunk that breaks the order keyset paging relies on (windows.py) ends
+chunking for its survey in this sync: its window and every later failure of the survey are exported by
+time instead. A survey's cursor moves only after all records of an export were handed to the platform,
+so an interrupted or failed export never loses data, and a crash repeats at most the windows that were
+in flight.
 """
 
 from __future__ import annotations
@@ -78,6 +80,9 @@ class Responses(SurveyExportStream, IncrementalMixin):
         self._chunk: ChunkProgress | None = None  # the chunk being read, if the export is one
         self._emitted = 0  # records of the export being read
         self._whole: set[str] = set()  # surveys exported from the start in this sync
+        self._chunked: set[str] = set()  # surveys exported in chunks in this sync
+        self._unchunked: set[str] = set()  # surveys whose chunks broke the contract in this sync
+        self._survey_emitted: dict[str, int] = {}  # responses emitted per survey in this sync
         self._changes_exports = [0, 0]  # exports of already-synced surveys in this sync: all, empty
 
     @property
@@ -223,27 +228,28 @@ class Responses(SurveyExportStream, IncrementalMixin):
         A continuation export becomes its date window. A chunk is cut to half as many responses at
         once (each chunk that succeeds is progress); a whole window, after a second failure, is
         exported in chunks of half the responses it was expected to hold. Without last-modified
-        sorting (a saved filter) a window is cut in halves of time instead.
+        sorting (a saved filter), or once the survey's chunks broke their contract, a window is cut in
+        halves of time instead.
         """
         survey_id, window = task.survey_id, task.window
         if window is None:
             return [task.fallback] if task.fallback is not None and attempts >= 2 else None
-        if window.limit is not None:
+        if window.limit is not None and survey_id in self._unchunked:
+            pieces = window.order_free(self._sync.started_at, self._sync.created(survey_id))
+        elif window.limit is not None:
             smaller = window.smaller_chunks()
             pieces = [smaller] if smaller is not None else None
         elif attempts < 2:
             return None  # a failure can be passing: one more try at the same export first
-        elif self._config.export_options.filter_id:
+        elif self._config.export_options.filter_id or survey_id in self._unchunked:
             halves = window.halves(self._sync.started_at, self._sync.created(survey_id))
             pieces = list(halves) if halves is not None else None
         else:
             pieces = [window.in_chunks(self._first_chunk_size(survey_id))]
+            self._chunked.add(survey_id)
         if pieces is None:
             return None
-        remaining = self._backfill.setdefault(survey_id, [])
-        if window in remaining:
-            at = remaining.index(window)
-            remaining[at : at + 1] = pieces
+        self._replace_in_backfill(survey_id, window, pieces)
         return [self.window_task(survey_id, piece, backfill=True) for piece in pieces]
 
     def _first_chunk_size(self, survey_id: str) -> int:
@@ -273,14 +279,18 @@ class Responses(SurveyExportStream, IncrementalMixin):
         """Every record of the export is out: move the survey's cursor past it (and start its next chunk)."""
         survey_id = task.survey_id
         previous = self._cursors.get(survey_id) or SurveyCursor()
-        remaining = self._backfill.setdefault(survey_id, [])
-        following = self._chunk.successor() if self._chunk is not None else None
-        if task.window in remaining:
-            at = remaining.index(task.window)
-            remaining[at : at + 1] = [following] if following is not None else []
-        if following is not None and self._scheduler is not None:
-            self._scheduler.add(self.window_task(survey_id, following, backfill=True))
-        changes = (task.window is None or task.window.open_ended) and following is None
+        self._survey_emitted[survey_id] = self._survey_emitted.get(survey_id, 0) + self._emitted
+        following = self._next_pieces(task)
+        remaining = self._replace_in_backfill(survey_id, task.window, following)
+        if not remaining and task.window is not None and (recount := self._recount(survey_id)):
+            following = recount
+            remaining.extend(recount)
+        if self._scheduler is not None:
+            for piece in following:
+                self._scheduler.add(self.window_task(survey_id, piece, backfill=True))
+        if following and following[0].limit is None:
+            self._newest = None  # the chunk's range is exported again: it moves no timestamp
+        changes = (task.window is None or task.window.open_ended) and not following
         if task.window is None or (previous.started and not task.backfill):
             self._changes_exports[0] += 1
             self._changes_exports[1] += self._emitted == 0
@@ -295,6 +305,72 @@ class Responses(SurveyExportStream, IncrementalMixin):
             else previous.response_counts,
             exported_at=stamp if changes else previous.exported_at,
         )
+
+    def _replace_in_backfill(
+        self, survey_id: str, window: Window | None, pieces: list[Window]
+    ) -> list[Window]:
+        """The survey's windows still to export, with `window` replaced by `pieces`. Pieces by time that
+        replace no window (a chunk of an incremental window, cut after its contract broke) join them,
+        so a crash before they are exported cannot skip them: they finish in any order, and the newest
+        timestamp alone would pass over an older piece still to come."""
+        remaining = self._backfill.setdefault(survey_id, [])
+        if window in remaining:
+            at = remaining.index(window)
+            remaining[at : at + 1] = pieces
+        elif pieces and pieces[0].limit is None and window is not None and window.limit is not None:
+            remaining.extend(pieces)
+        return remaining
+
+    def _next_pieces(self, task: ExportTask) -> list[Window]:
+        """What follows a finished export: the next chunk; or, for a chunk of a survey whose chunks broke
+        their contract (this one or an earlier one in this sync), its whole window again, by time."""
+        chunk, survey_id = self._chunk, task.survey_id
+        if chunk is None:
+            return []
+        if chunk.broken is None and survey_id not in self._unchunked:
+            following = chunk.successor()
+            return [following] if following is not None else []
+        pieces = chunk.window.order_free(self._sync.started_at, self._sync.created(survey_id))
+        if survey_id not in self._unchunked:
+            self._unchunked.add(survey_id)
+            logger.warning(
+                "Survey %s: the export of %s broke what chunked exports rely on: %s. Qualtrics documents "
+                "neither the direction of sortByLastModifiedDate nor which responses `limit` keeps, so the "
+                "survey is no longer exported in chunks in this sync: %s is exported again as %s. The "
+                "%d response(s) that chunk emitted may arrive twice (same responseId); none is skipped.",
+                survey_id,
+                chunk.window.describe(),
+                chunk.broken,
+                Window(chunk.window.start, chunk.window.end).describe(),
+                " and ".join(piece.describe() for piece in pieces),
+                self._emitted,
+            )
+        return pieces
+
+    def _recount(self, survey_id: str) -> list[Window]:
+        """After the last export of a survey's first sync in chunks: Qualtrics' own count is the check
+        no single chunk can make (`limit` applied before the sort gives ascending, in-window chunks of
+        the wrong responses, and the next chunk starts past the ones left out). Fewer responses than
+        counted at planning: the whole survey again, by time. A response deleted during the sync also
+        causes this: a re-export, never a loss."""
+        expected = self._counts.get(survey_id, {}).get("auditable")
+        emitted = self._survey_emitted.get(survey_id, 0)
+        chunked = survey_id in self._chunked and survey_id not in self._unchunked
+        if not chunked or self._config.start_date is not None or expected is None or emitted >= expected:
+            return []
+        self._unchunked.add(survey_id)
+        pieces = Window(None, None).order_free(self._sync.started_at, self._sync.created(survey_id))
+        logger.warning(
+            "Survey %s: its chunked export emitted %d response(s) where Qualtrics counts %d: the chunks "
+            "were not the oldest responses of their range, as chunked exports assume (no Qualtrics "
+            "document says which responses `limit` keeps). The survey is exported again as %s; responses "
+            "already emitted arrive twice (same responseId), none is skipped.",
+            survey_id,
+            emitted,
+            expected,
+            " and ".join(piece.describe() for piece in pieces),
+        )
+        return pieces
 
     def sync_done(self) -> None:
         """With the skip option off, say once what exporting unchanged surveys cost, and what saves it."""
