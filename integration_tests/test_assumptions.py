@@ -53,3 +53,33 @@ def test_chunks_in_an_order_no_document_promises_lose_no_response_and_name_the_s
     assert "twice" in warning, "the warning says what the fallback costs: repeats, not losses"
     cursor = partitions(run.states("responses")[-1])[big]
     assert "backfill" not in cursor and cursor.get("continuationToken"), "the next sync asks for changes"
+
+
+# -- 2. `nextPage` on another host of the brand ---------------------------------------------------------
+
+PAGED_STREAMS = ("surveys", "users", "directory_contacts", "mailing_list_contacts", "distributions")
+
+
+def test_next_page_on_another_host_pages_to_the_end_with_every_request_on_the_configured_host(
+    serve: Callable[..., ServerHandle], connector: Connector, discovered: dict[str, Any]
+) -> None:
+    server = serve(surveys=6, responses_per_survey=5, page_size=4)
+    sim = server.sim
+    catalog = configure(discovered, *PAGED_STREAMS, sync_mode="full_refresh")
+    config = simulator_config(server.base_url)
+    plain = connector.run("read", config, catalog=catalog)
+    assert plain.returncode == 0, plain.tail()
+
+    sim.set_faults(next_page_host="az1.qualtrics.invalid")
+    sim.reset_counts()
+    run = connector.run("read", config, catalog=catalog)
+    assert run.returncode == 0, run.tail()
+    for stream in PAGED_STREAMS:
+        assert run.records(stream) == plain.records(stream), f"{stream}: every page, to the end"
+        assert len(run.records(stream)) > 4, f"{stream}: more than one page"
+    configured = server.base_url.split("/")[2]
+    assert sim.request_hosts() == {configured: sum(sim.request_hosts().values())}
+    assert sim.request_counts()["GET surveys"] >= 2, "the second page was asked of the configured host"
+    named = [line for line in logs(run.messages) if "az1.qualtrics.invalid" in line]
+    assert len(named) == 1 and configured in named[0], "said once"
+    assert not logs(run.messages, "WARN")

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import IO, Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import orjson
 import requests
@@ -72,6 +72,7 @@ class QualtricsClient:
         self._pacer = pacer or RequestPacer(requests_per_minute, sleep=sleep)
         #: set once Qualtrics refused the credential: the sync stops there (see SourceQualtrics.read)
         self.rejected: CredentialsRejected | None = None
+        self._paging_hosts: set[str] = set()  # other hosts `nextPage` named (logged once each)
 
     def url(self, path: str) -> str:
         return f"{self.base_url}/{path.lstrip('/')}"
@@ -93,7 +94,7 @@ class QualtricsClient:
         return result if isinstance(result, dict) else {}
 
     def paginate(self, path: str, params: Mapping[str, Any] | None = None) -> Iterator[dict[str, Any]]:
-        """Yield `result.elements` across pages, following `result.nextPage` exactly as given."""
+        """Yield `result.elements` across pages, following `result.nextPage`'s path and query."""
         next_url: str | None = self.url(path)
         next_params = params
         seen: set[str] = set()
@@ -104,8 +105,26 @@ class QualtricsClient:
             result = self.get_result(next_url, next_params)
             yield from result.get("elements") or []
             next_page = result.get("nextPage")
-            next_url = urljoin(next_url, next_page) if isinstance(next_page, str) and next_page else None
+            next_url = self._next_page_url(next_url, next_page)
             next_params = None
+
+    def _next_page_url(self, current: str, next_page: Any) -> str | None:
+        """`nextPage` on the configured host. Qualtrics may name another host of the brand there
+        (recorded: a page asked of co1 pointing to az1, the brand's own datacenter); the path and query
+        are what matter, and the token never leaves the configured host (`_headers_for`)."""
+        if not isinstance(next_page, str) or not next_page:
+            return None
+        parts, ours = urlsplit(urljoin(current, next_page)), urlsplit(self.base_url)
+        elsewhere = (parts.scheme, parts.netloc) != (ours.scheme, ours.netloc)
+        if elsewhere and parts.netloc not in self._paging_hosts:
+            self._paging_hosts.add(parts.netloc)
+            logger.info(
+                "Qualtrics named %s in a nextPage link; following its path and query on %s, the "
+                "configured host, which alone receives the credentials",
+                parts.netloc,
+                ours.netloc,
+            )
+        return urlunsplit((ours.scheme, ours.netloc, parts.path, parts.query, ""))
 
     # -- downloads --------------------------------------------------------------------------------
 

@@ -102,15 +102,37 @@ def test_other_client_errors_fail_fast_with_a_human_message_and_the_request_id( 
     assert api.call_count == 1 and sleeps == []
 
 
-def test_next_page_on_another_host_is_refused_and_never_gets_the_token(client, api) -> None:  # type: ignore[no-untyped-def]
+def test_next_page_on_another_host_is_followed_on_the_configured_host_which_alone_gets_the_token(  # type: ignore[no-untyped-def]
+    client, api, caplog
+) -> None:
+    # As recorded: a page asked of one datacenter whose nextPage names the brand's own datacenter.
     api.get(
-        f"{BASE_URL}/surveys",
-        json=envelope({"elements": [{"id": "SV_1"}], "nextPage": "https://evil.example/x"}),
+        f"{BASE_URL}/distributions/EMD_1/links",
+        json=envelope(
+            {
+                "elements": [{"id": "1"}],
+                "nextPage": "https://az1.qualtrics.com/API/v3/distributions/EMD_1/links?skipToken=1",
+            }
+        ),
     )
-    evil = api.get("https://evil.example/x", json=envelope({"elements": [], "nextPage": None}))
-    with pytest.raises(QualtricsApiError, match="Refusing to send credentials to evil.example"):
-        list(client.paginate("surveys"))
-    assert evil.call_count == 0
+    other = api.get(
+        "https://az1.qualtrics.com/API/v3/distributions/EMD_1/links", json=envelope({"elements": []})
+    )
+    caplog.set_level("INFO", logger="airbyte")
+    for _ in range(2):
+        api.get(
+            f"{BASE_URL}/distributions/EMD_1/links?skipToken=1",
+            json=envelope(
+                {"elements": [{"id": "2"}], "nextPage": "https://evil.example/API/v3/x?skipToken=2"}
+            ),
+        )
+        api.get(f"{BASE_URL}/x?skipToken=2", json=envelope({"elements": [{"id": "3"}], "nextPage": None}))
+        assert [e["id"] for e in client.paginate("distributions/EMD_1/links")] == ["1", "2", "3"]
+    assert other.call_count == 0
+    assert all(request.netloc == "fra1.qualtrics.com" for request in api.request_history)
+    assert all(request.headers.get("X-API-TOKEN") for request in api.request_history)
+    named = [r.getMessage() for r in caplog.records if "nextPage" in r.getMessage()]
+    assert len(named) == 2 and "az1.qualtrics.com" in named[0] and "evil.example" in named[1], "once per host"
 
 
 def test_redirects_are_not_followed(client, api) -> None:  # type: ignore[no-untyped-def]

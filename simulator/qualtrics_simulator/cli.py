@@ -48,6 +48,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default="documented",
         help="how an export with limit and sortByLastModifiedDate picks and orders responses",
     )
+    p.add_argument("--next-page-host", help="the host nextPage links name (default: the one asked)")
     p.add_argument("--rate-limits", action="store_true", help="enforce per-endpoint requests/minute")
     p.add_argument(
         "--rpm",
@@ -113,6 +114,7 @@ def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
         export_byte_cap=args.export_byte_cap,
         records_per_file=args.records_per_file,
         limited_export_order=args.limited_export_order,
+        next_page_host=args.next_page_host,
         rate_limits=args.rate_limits,
         rate_limit_rpm=parse_rpm(args.rpm),
         error_rate_5xx=args.error_rate,

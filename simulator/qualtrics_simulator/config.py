@@ -34,6 +34,7 @@ RUNTIME_KNOBS = (
     "export_missing_surveys",
     "forbidden_paths",
     "limited_export_order",
+    "next_page_host",
 )
 
 # How an export with `limit` and `sortByLastModifiedDate` picks and orders its responses. Qualtrics
@@ -91,6 +92,9 @@ class SimulatorConfig:
     # "limit_before_sort" keeps the first `limit` in recorded order, then sorts them ascending;
     # "unsorted" keeps `limit` responses picked at random, in no order.
     limited_export_order: str = "documented"
+    # A host (`az1.qualtrics.com`) that `nextPage` links name instead of the one asked, as recorded
+    # traffic shows for a brand whose own datacenter differs from the one called (None: the one asked).
+    next_page_host: str | None = None
 
     # --- XM Directory and distributions at enterprise size (directory_scale.py); 0 keeps the small
     # fixed directory (12 + 7 contacts, 3 distributions per survey, 0-2 transactions per contact).

@@ -139,6 +139,12 @@ def _limited_order(name: str, value: Any) -> str:
     return str(value)
 
 
+def _optional_host(name: str, value: Any) -> str | None:
+    if value is not None and (not isinstance(value, str) or not value or "/" in value):
+        raise ValueError(f"{name} must be a host name (or null)")
+    return value
+
+
 KNOB_PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "error_rate_5xx": _number,
     "fail_exports": _count,
@@ -158,4 +164,5 @@ KNOB_PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "export_missing_surveys": _strings,
     "forbidden_paths": _strings,
     "limited_export_order": _limited_order,
+    "next_page_host": _optional_host,
 }

@@ -39,8 +39,10 @@ class Request:
         return values[0] if values else None
 
     def api_url(self, path: str) -> str:
-        """Absolute URL of an API path, for `nextPage` links."""
-        return f"{self.root_url}{API_PREFIX}{path}"
+        """Absolute URL of an API path, for `nextPage` links (on `next_page_host` when it is set)."""
+        host = self.sim.config.next_page_host
+        root = f"https://{host}" if host else self.root_url
+        return f"{root}{API_PREFIX}{path}"
 
     def json(self) -> Any:
         """The parsed body (None when empty); 400 when it is not JSON."""

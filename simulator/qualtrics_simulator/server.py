@@ -126,6 +126,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def _api(self, method: str, path: str, query: dict[str, list[str]], body: bytes) -> None:
         request_id = str(uuid.uuid4())
+        self.sim.stats.record_host(self.headers.get("Host") or "")
         found = find_route(routes.ROUTES, method, path)
         kind = found[0].kind if found else "unknown"
         try:

@@ -12,6 +12,7 @@ class RequestStats:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._counts: Counter[str] = Counter()
+        self._hosts: Counter[str] = Counter()  # API requests by the Host they were sent to
 
     def record(self, kind: str, status: int) -> None:
         """One request of `kind` answered `status`; a 429 is also counted as `429 <kind>`, so a bench
@@ -27,6 +28,14 @@ class RequestStats:
         with self._lock:
             self._counts[name] += 1
 
+    def record_host(self, host: str) -> None:
+        with self._lock:
+            self._hosts[host] += 1
+
+    def hosts(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._hosts)
+
     def snapshot(self) -> dict[str, int]:
         with self._lock:
             result = {status: 0 for status in self.ALWAYS}
@@ -36,3 +45,4 @@ class RequestStats:
     def reset(self) -> None:
         with self._lock:
             self._counts.clear()
+            self._hosts.clear()

@@ -80,6 +80,10 @@ class Tenant:
     def request_counts(self) -> dict[str, int]:
         return self.stats.snapshot()
 
+    def request_hosts(self) -> dict[str, int]:
+        """API requests by the Host header they carried: which host a client actually called."""
+        return self.stats.hosts()
+
     def reset_counts(self) -> None:
         self.stats.reset()
 

@@ -55,6 +55,8 @@ def test_large_export_flags_reach_the_config() -> None:
 def test_misbehaviour_flags_reach_the_config_and_are_off_by_default() -> None:
     from qualtrics_simulator.cli import config_from_args, parse_args
 
-    assert config_from_args(parse_args([])).limited_export_order == "documented"
-    config = config_from_args(parse_args(["--limited-export-order", "newest_first"]))
-    assert config.limited_export_order == "newest_first"
+    default = config_from_args(parse_args([]))
+    assert (default.limited_export_order, default.next_page_host) == ("documented", None)
+    flags = ["--limited-export-order", "newest_first", "--next-page-host", "az1.qualtrics.com"]
+    config = config_from_args(parse_args(flags))
+    assert (config.limited_export_order, config.next_page_host) == ("newest_first", "az1.qualtrics.com")
