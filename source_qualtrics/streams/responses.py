@@ -234,6 +234,7 @@ class Responses(SurveyExportStream, IncrementalMixin):
         survey_id, window = task.survey_id, task.window
         if window is None:
             return [task.fallback] if task.fallback is not None and attempts >= 2 else None
+        pieces: list[Window] | None
         if window.limit is not None and survey_id in self._unchunked:
             pieces = window.order_free(self._sync.started_at, self._sync.created(survey_id))
         elif window.limit is not None:
