@@ -4,15 +4,17 @@ warning (or a debug line), never a response."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from qualtrics_simulator import ServerHandle, Simulator, SimulatorConfig
+from qualtrics_simulator.transactions import batch_list
 
 from integration_tests.test_big_surveys import logs, partitions, truth
 from integration_tests.test_end_to_end import keys
-from testkit import Connector, configure, simulator_config
+from testkit import Connector, Run, configure, simulator_config
 
 
 @pytest.fixture
@@ -83,3 +85,80 @@ def test_next_page_on_another_host_pages_to_the_end_with_every_request_on_the_co
     named = [line for line in logs(run.messages) if "az1.qualtrics.invalid" in line]
     assert len(named) == 1 and configured in named[0], "said once"
     assert not logs(run.messages, "WARN")
+
+
+# -- 3. endpoints no public document describes ------------------------------------------------------------
+
+BATCH_MEMBERS = "/directories/*/transactionbatches/*/transactions"
+
+
+def warnings_of(run: Run) -> list[str]:
+    return logs(run.messages, "WARN")
+
+
+@pytest.mark.parametrize(
+    ("missing", "stream", "loss"),
+    [
+        ("/groups/*/members", "groups", "has members = null"),
+        ("/divisions", "divisions", "a division no user belongs to is missing"),
+        (BATCH_MEMBERS, "transaction_batch_members", "transaction batch(es) have no members in this sync"),
+    ],
+)
+def test_an_undocumented_endpoint_answering_404_is_one_warning_and_the_sync_stays_green(
+    missing: str,
+    stream: str,
+    loss: str,
+    serve: Callable[..., ServerHandle],
+    connector: Connector,
+    discovered: dict[str, Any],
+) -> None:
+    server = serve(surveys=2, responses_per_survey=5, page_size=4)
+    sim = server.sim
+    sim.set_faults(missing_paths=[missing])
+    catalog = configure(discovered, stream, "users", "surveys", sync_mode="full_refresh")
+    run = connector.run("read", simulator_config(server.base_url), catalog=catalog)
+    assert run.returncode == 0, run.tail()
+    assert not [m for m in run.of_type("TRACE") if m["trace"]["type"] == "ERROR"]
+    (warning,) = warnings_of(run)
+    assert "answered HTTP 404" in warning and loss in warning and "No public Qualtrics document" in warning
+    assert run.records("users") and run.records("surveys"), "the other streams synced"
+    if stream == "groups":
+        assert run.records("groups") and all(r.get("members") is None for r in run.records("groups"))
+    if stream == "divisions":
+        named = {u["divisionId"] for u in run.records("users") if u.get("divisionId")}
+        assert {r["id"] for r in run.records("divisions")} == named
+    if stream == "transaction_batch_members":
+        batches = [
+            batch["batchId"]
+            for directory in sim.directory.directories
+            for batch in batch_list(sim.directory, directory["directoryId"])
+        ]
+        assert batches and all(batch in warning for batch in batches[:20]), (
+            "the warning names the batches lost"
+        )
+        assert run.records(stream) == []
+
+
+def test_without_batch_members_contact_transactions_falls_back_to_its_pass_over_every_contact(
+    serve: Callable[..., ServerHandle], connector: Connector, discovered: dict[str, Any]
+) -> None:
+    server = serve(surveys=2, responses_per_survey=5, page_size=4)
+    sim = server.sim
+    catalog = configure(discovered, "contact_transactions")
+    config = simulator_config(server.base_url)
+    first = connector.run("read", config, catalog=catalog)
+    assert first.returncode == 0, first.tail()
+
+    sim.set_faults(missing_paths=[BATCH_MEMBERS])
+    directory_id = sim.directory.directories[0]["directoryId"]
+    someone = sim.directory.contacts[directory_id][5]["contactId"]
+    _, new_ids = sim.directory.add_transactions(directory_id, [someone], 2, int(time.time() * 1000))
+    contacts = sum(len(c) for c in sim.directory.contacts.values())
+    sim.reset_counts()
+    second = connector.run("read", config, catalog=catalog, state=first.latest_states())
+    assert second.returncode == 0, second.tail()
+    assert set(new_ids) <= {r["transactionId"] for r in second.records("contact_transactions")}
+    (warning,) = warnings_of(second)
+    assert directory_id in warning and "falls back to its bounded pass over every contact" in warning
+    directory_contacts = len(sim.directory.contacts[directory_id])
+    assert sim.request_counts()["GET contacts/{id}/transactions"] == directory_contacts < contacts + 1

@@ -49,6 +49,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="how an export with limit and sortByLastModifiedDate picks and orders responses",
     )
     p.add_argument("--next-page-host", help="the host nextPage links name (default: the one asked)")
+    p.add_argument(
+        "--missing-path",
+        action="append",
+        default=[],
+        metavar="PATTERN",
+        help="API paths answered 404, e.g. '/groups/*/members' (repeatable)",
+    )
     p.add_argument("--rate-limits", action="store_true", help="enforce per-endpoint requests/minute")
     p.add_argument(
         "--rpm",
@@ -115,6 +122,7 @@ def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
         records_per_file=args.records_per_file,
         limited_export_order=args.limited_export_order,
         next_page_host=args.next_page_host,
+        missing_paths=args.missing_path,
         rate_limits=args.rate_limits,
         rate_limit_rpm=parse_rpm(args.rpm),
         error_rate_5xx=args.error_rate,

@@ -35,6 +35,7 @@ RUNTIME_KNOBS = (
     "forbidden_paths",
     "limited_export_order",
     "next_page_host",
+    "missing_paths",
 )
 
 # How an export with `limit` and `sortByLastModifiedDate` picks and orders its responses. Qualtrics
@@ -75,6 +76,10 @@ class SimulatorConfig:
     # API paths (after /API/v3, shell-style patterns such as "/users" or "/directories/*/contacts")
     # answered 403, as for a token whose user lacks the permission or OAuth scope.
     forbidden_paths: list[str] = field(default_factory=list)
+    # API paths (patterns as for forbidden_paths) answered 404, as the endpoints no public document
+    # describes (`/groups/*/members`, `/divisions`, `/directories/*/transactionbatches/*/transactions`)
+    # may be for a brand that is not served them.
+    missing_paths: list[str] = field(default_factory=list)
     # Export duration: export_seconds_by_survey[survey id] (else export_seconds), plus this much per
     # thousand selected records, so big exports take longer; percentComplete grows until then.
     export_seconds_by_survey: dict[str, float] = field(default_factory=dict)

@@ -60,6 +60,10 @@ class Faults:
         """Whether `path` (relative to /API/v3) matches a `forbidden_paths` pattern."""
         return any(fnmatch.fnmatchcase(path, pattern) for pattern in self.config.forbidden_paths)
 
+    def missing(self, path: str) -> bool:
+        """Whether `path` (relative to /API/v3) matches a `missing_paths` pattern."""
+        return any(fnmatch.fnmatchcase(path, pattern) for pattern in self.config.missing_paths)
+
     def export_refusal(self, survey_id: str) -> ApiError | None:
         """403 or 404 for a survey that is listed but may not be exported (export_*_surveys knobs)."""
         if survey_id in self.config.export_forbidden_surveys:
@@ -165,4 +169,5 @@ KNOB_PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "forbidden_paths": _strings,
     "limited_export_order": _limited_order,
     "next_page_host": _optional_host,
+    "missing_paths": _strings,
 }

@@ -155,10 +155,12 @@ class Handler(BaseHTTPRequestHandler):
             self._send_json(200, {"result": result, "meta": meta})
 
     def _apply_faults(self, path: str, limit: str) -> None:
-        """Injected 403s, rate limits (429 with Retry-After) and random 5xx, in that order."""
+        """Injected 403s and 404s, rate limits (429 with Retry-After) and random 5xx, in that order."""
         faults = self.sim.faults
         if faults.forbidden(path):
             raise forbidden()
+        if faults.missing(path):
+            raise _not_found()
         retry_after = faults.retry_after(limit)
         if retry_after is not None:
             raise ApiError(

@@ -56,7 +56,12 @@ def test_misbehaviour_flags_reach_the_config_and_are_off_by_default() -> None:
     from qualtrics_simulator.cli import config_from_args, parse_args
 
     default = config_from_args(parse_args([]))
-    assert (default.limited_export_order, default.next_page_host) == ("documented", None)
+    assert (default.limited_export_order, default.next_page_host, default.missing_paths) == (
+        "documented",
+        None,
+        [],
+    )
     flags = ["--limited-export-order", "newest_first", "--next-page-host", "az1.qualtrics.com"]
-    config = config_from_args(parse_args(flags))
+    config = config_from_args(parse_args([*flags, "--missing-path", "/divisions", "--missing-path", "/x"]))
     assert (config.limited_export_order, config.next_page_host) == ("newest_first", "az1.qualtrics.com")
+    assert config.missing_paths == ["/divisions", "/x"]

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from source_qualtrics.errors import QualtricsApiError
-from source_qualtrics.streams.base import QualtricsListStream, what_to_grant
+from source_qualtrics.streams.base import NOT_SERVED, QualtricsListStream, not_served, what_to_grant
 
 
 class Users(QualtricsListStream):
@@ -46,12 +46,18 @@ class Groups(QualtricsListStream):
         try:
             return [dict(member) for member in self._client.paginate(path) if isinstance(member, Mapping)]
         except QualtricsApiError as error:
-            if error.status in (403, 404):
+            if error.status == 403:
                 message = (
                     f"Stream 'groups': the members of group {group_id} could not be read "
                     f"(GET /{path} answered {error}); its record has members = null. "
                     f"{what_to_grant(self.permission, self.scope)}"
                 )
-                self.warn_forbidden(message, "groups/{id}/members")
-                return None
-            raise
+            elif error.status in NOT_SERVED:
+                loss = (
+                    f"group {group_id}, and every group whose members it does not list, has members = null."
+                )
+                message = f"Stream 'groups': {not_served(path, error, loss)}"
+            else:
+                raise
+            self.warn_forbidden(message, "groups/{id}/members")
+            return None

@@ -25,6 +25,19 @@ from source_qualtrics.sync import SyncContext
 logger = logging.getLogger("airbyte")
 
 
+# What Qualtrics answers, on an endpoint no public document describes, when it does not serve it to
+# this brand (or no longer): the stream degrades and says what is lost, the sync goes on.
+NOT_SERVED = frozenset({400, 404, 501})
+
+
+def not_served(path: str, error: QualtricsApiError, loss: str) -> str:
+    """The warning for an undocumented endpoint that did not answer: which one, how, and the cost."""
+    return (
+        f"GET /{path} answered HTTP {error.status} ({error}). No public Qualtrics document describes "
+        f"this endpoint, so it may not be served to every brand: {loss} The other streams are unaffected."
+    )
+
+
 def what_to_grant(permission: str, scope: str) -> str:
     """The sentence every 403 warning ends with: what a Qualtrics admin grants, and the OAuth scope."""
     return f"The token's user needs {permission} (OAuth scope {scope})."

@@ -2,8 +2,9 @@
 
 Qualtrics' API reference documents `GET /divisions/{divisionId}` but no list endpoint; other clients
 call `GET /divisions` and it may exist unlisted. The stream tries the list first; when Qualtrics
-answers 404 it reads each division named by a user's `divisionId` (`GET /users`) one by one, so a brand
-whose users sit in divisions still gets them. Full refresh: there is no modified date to filter on.
+does not serve it (404, 400 or 501) it warns and reads each division named by a user's `divisionId`
+(`GET /users`) one by one, so a brand whose users sit in divisions still gets them. Full refresh:
+there is no modified date to filter on.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from airbyte_cdk.models import SyncMode
 
 from source_qualtrics.errors import QualtricsApiError
 from source_qualtrics.streams.accounts import Users
-from source_qualtrics.streams.base import Forbidden, QualtricsListStream
+from source_qualtrics.streams.base import NOT_SERVED, Forbidden, QualtricsListStream, not_served
 
 logger = logging.getLogger("airbyte")
 
@@ -29,7 +30,7 @@ class Divisions(QualtricsListStream):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._list_missing = False
+        self._list_missing: QualtricsApiError | None = None
 
     @property
     def name(self) -> str:
@@ -41,8 +42,8 @@ class Divisions(QualtricsListStream):
         return record
 
     def skip_error(self, error: QualtricsApiError, stream_slice: Mapping[str, Any]) -> bool:
-        if error.status == 404:
-            self._list_missing = True
+        if error.status in NOT_SERVED:
+            self._list_missing = error
             return True
         return False
 
@@ -54,8 +55,15 @@ class Divisions(QualtricsListStream):
         stream_state: Mapping[str, Any] | None = None,
     ) -> Iterable[Mapping[str, Any]]:
         yield from super().read_records(sync_mode, cursor_field, stream_slice, stream_state)
-        if self._list_missing:
-            logger.info("divisions: GET /divisions answered 404; reading the divisions named by /users")
+        if self._list_missing is not None:
+            loss = (
+                "reading instead the divisions named by users' divisionId (GET /users, then GET "
+                "/divisions/{id}); a division no user belongs to is missing."
+            )
+            self.warn_forbidden(
+                f"Stream 'divisions': {not_served(self.path, self._list_missing, loss)}", self.path
+            )
+            self._list_missing = None
             try:
                 yield from self._divisions_of_users()
             except Forbidden as forbidden:

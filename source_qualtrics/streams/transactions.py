@@ -15,8 +15,11 @@ and its incremental mode pays per contact only once, and then only for contacts 
   (transactions are imported in batches), so a new transaction arrives with the next sync.
 
 A transaction created outside any batch, or edited, arrives only with a full refresh (or a reset).
-The element shape of a batch's transaction list is not in the public reference; the stream keeps
-`transactionId` (or `id`) and `contactId` when present.
+The batch's transaction list (`GET .../transactionbatches/{batchId}/transactions`) is not in the public
+reference at all: the stream keeps `transactionId` (or `id`) and `contactId` when present, and when
+Qualtrics does not serve it (404, 400 or 501), `transaction_batch_members` names the batches it lost
+and `contact_transactions` cannot know which contacts a new batch touched, so it reads every contact
+again in its bounded pass instead.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from airbyte_cdk.sources.streams import IncrementalMixin
 
 from source_qualtrics.dates import api_format, parse_instant
 from source_qualtrics.errors import QualtricsApiError
-from source_qualtrics.streams.base import Forbidden
+from source_qualtrics.streams.base import NOT_SERVED, Forbidden, not_served
 from source_qualtrics.streams.directory import DirectoryContacts, _PerDirectory
 from source_qualtrics.streams.partitioned_state import damaged_state
 
@@ -40,6 +43,7 @@ TRANSACTION_PERMISSION = (
     "access to the XM Directory's transactions (the Contacts / 'Access Directory' permission)"
 )
 TRANSACTION_SCOPE = "read:contact_transactions"
+BATCHES_NAMED = 20  # batches a warning lists by id; the rest are counted
 
 
 class TransactionBatches(_PerDirectory):
@@ -64,11 +68,45 @@ class TransactionBatchMembers(_PerDirectory):
     def name(self) -> str:
         return "transaction_batch_members"
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._unread: list[str] = []  # batches whose transaction list Qualtrics did not serve
+        self._unread_error: QualtricsApiError | None = None
+
     def parent_slices(self) -> Iterable[Mapping[str, Any]]:
         directories = super().parent_slices()
         yield from self.child_slices(
             directories, TransactionBatches.path, "batchId", self.permission, self.scope
         )
+
+    def stream_slices(
+        self,
+        *,
+        sync_mode: SyncMode,
+        cursor_field: list[str] | None = None,
+        stream_state: Mapping[str, Any] | None = None,
+    ) -> Iterable[Mapping[str, Any] | None]:
+        """Every batch; then one warning naming the batches whose members could not be read."""
+        self._unread, self._unread_error = [], None
+        yield from super().stream_slices(
+            sync_mode=sync_mode, cursor_field=cursor_field, stream_state=stream_state
+        )
+        if self._unread and self._unread_error is not None:
+            named = ", ".join(self._unread[:BATCHES_NAMED])
+            more = len(self._unread) - BATCHES_NAMED
+            loss = (
+                f"{len(self._unread)} transaction batch(es) have no members in this sync: {named}"
+                + (f" and {more} more" if more > 0 else "")
+                + " (or they were deleted while the sync ran)."
+            )
+            logger.warning("Stream '%s': %s", self.name, not_served(self.path, self._unread_error, loss))
+
+    def skip_error(self, error: QualtricsApiError, stream_slice: Mapping[str, Any]) -> bool:
+        if error.status not in NOT_SERVED:
+            return False
+        self._unread.append(str(stream_slice.get("batchId")))
+        self._unread_error = error
+        return True
 
     def to_record(self, element: Mapping[str, Any], stream_slice: Mapping[str, Any]) -> dict[str, Any]:
         record = super().to_record(element, stream_slice)
@@ -82,7 +120,7 @@ class ContactTransactions(_PerDirectory, IncrementalMixin):
     State, per directory in the CDK's per-partition shape: `{"states": [{"partition": {"directory_id":
     "POOL_..."}, "cursor": {"batchesThrough": <newest batch creationDate read>, "batchesAtThrough": [the batch
     ids created then], "sweep": <URL of the next contact page of the first pass, or null>, "swept":
-    <first pass done>, "contactsRead": n}}]}`.
+    <first pass done>, "contactsRead": n, "passAgain": <another pass is due when this one ends>}}]}`.
     """
 
     primary_key = "transactionId"
@@ -209,8 +247,9 @@ class ContactTransactions(_PerDirectory, IncrementalMixin):
                     if isinstance(member.get("contactId"), str):
                         contacts.add(member["contactId"])
             except QualtricsApiError as error:
-                if not self.skip_vanished_parent(error, {"directoryId": directory_id, "batchId": batch_id}):
+                if error.status not in NOT_SERVED:
                     raise
+                self.pass_again(directory_id, cursor, error)
         if contacts:
             logger.info(
                 "contact_transactions: directory %s, %d contact(s) in new transaction batches",
@@ -221,6 +260,23 @@ class ContactTransactions(_PerDirectory, IncrementalMixin):
             yield from self.contact_records(directory_id, contact_id)
         if newest is not None:
             cursor["batchesThrough"], cursor["batchesAtThrough"] = api_format(newest), sorted(at_newest)
+
+    def pass_again(self, directory_id: str, cursor: dict[str, Any], error: QualtricsApiError) -> None:
+        """A new batch whose contacts Qualtrics would not list: only a pass over every contact, begun
+        after the batch, is sure to read its transactions. Begin one now, or after the pass under way
+        (which may already be past those contacts)."""
+        loss = (
+            f"the contacts in new transaction batches of directory {directory_id} cannot be known, so "
+            "contact_transactions falls back to its bounded pass over every contact "
+            "(contact_transactions_per_sync contacts a sync) to find their transactions."
+        )
+        self.warn_forbidden(
+            f"Stream '{self.name}': {not_served(TransactionBatchMembers.path, error, loss)}", "batch members"
+        )
+        if cursor.get("swept"):
+            cursor.update(sweep=None, swept=False, contactsRead=0)
+        else:
+            cursor["passAgain"] = True
 
     def read_sweep_page(self, directory_id: str) -> Iterable[Mapping[str, Any]]:
         """One page of the first pass: its contacts' transactions, then the next page as the position."""
@@ -248,7 +304,15 @@ class ContactTransactions(_PerDirectory, IncrementalMixin):
         cursor["contactsRead"] = int(cursor.get("contactsRead") or 0) + len(elements)
         cursor["sweep"] = next_page if isinstance(next_page, str) and next_page else None
         cursor["swept"] = cursor["sweep"] is None
-        if cursor["swept"]:
+        if cursor["swept"] and cursor.pop("passAgain", False):
+            logger.info(
+                "contact_transactions: pass over directory %s done (%d contacts); another one begins, for "
+                "new transaction batches whose contacts could not be listed while it ran",
+                directory_id,
+                cursor["contactsRead"],
+            )
+            cursor.update(swept=False, contactsRead=0)
+        elif cursor["swept"]:
             logger.info(
                 "contact_transactions: first pass over directory %s done (%d contacts); from now on "
                 "only contacts in new transaction batches are read",
