@@ -162,3 +162,60 @@ def test_without_batch_members_contact_transactions_falls_back_to_its_pass_over_
     assert directory_id in warning and "falls back to its bounded pass over every contact" in warning
     directory_contacts = len(sim.directory.contacts[directory_id])
     assert sim.request_counts()["GET contacts/{id}/transactions"] == directory_contacts < contacts + 1
+
+
+# -- 4. distribution failures stay the distribution's -------------------------------------------------------
+
+
+def history_truth(sim: Simulator) -> dict[str, set[str]]:
+    """Recipients of each distribution that has a history, by distribution id."""
+    return {
+        d["id"]: {row["contactId"] for row in sim.directory.history(info, d["id"])}
+        for info in sim.store.surveys()
+        for d in sim.directory.distributions(info)
+        if d["requestType"] != "TestEmail"
+    }
+
+
+def history_read(run: Run) -> dict[str, set[str]]:
+    read: dict[str, set[str]] = {}
+    for record in run.records("distribution_history"):
+        read.setdefault(record["distributionId"], set()).add(record["contactId"])
+    return read
+
+
+def test_a_distribution_answering_its_history_like_a_test_email_costs_only_that_distribution(
+    serve: Callable[..., ServerHandle], connector: Connector, discovered: dict[str, Any]
+) -> None:
+    server = serve(surveys=2, responses_per_survey=5)
+    sim = server.sim
+    truth_by_distribution = history_truth(sim)
+    unreadable = sorted(truth_by_distribution)[0]
+    sim.set_faults(no_history_distributions=[unreadable])
+    run = connector.run(
+        "read", simulator_config(server.base_url), catalog=configure(discovered, "distribution_history")
+    )
+    assert run.returncode == 0, run.tail()
+    del truth_by_distribution[unreadable]
+    assert history_read(run) == truth_by_distribution, "every other history, whole"
+    (warning,) = warnings_of(run)
+    assert unreadable in warning and "CP_TD_GER_NP" in warning and "has no readable history" in warning
+    surveys = {entry["partition"]["survey_id"] for entry in run.states("distribution_history")[-1]["states"]}
+    assert surveys == set(sim.survey_ids()), "nothing to read again: both surveys' cursors move"
+
+
+def test_history_pages_that_keep_timing_out_are_read_in_smaller_pages_to_the_end(
+    serve: Callable[..., ServerHandle], connector: Connector, discovered: dict[str, Any]
+) -> None:
+    server = serve(surveys=1, responses_per_survey=5, page_size=100)
+    sim = server.sim
+    sim.set_faults(history_timeout_page_size=60)  # Qualtrics' default page of 100 always times out
+    run = connector.run(
+        "read", simulator_config(server.base_url), catalog=configure(discovered, "distribution_history")
+    )
+    assert run.returncode == 0, run.tail()
+    assert history_read(run) == history_truth(sim)
+    counts = sim.request_counts()
+    assert counts["504"] >= 2 and counts["GET distributions/{id}/history"] > counts["504"]
+    (warning,) = [line for line in warnings_of(run) if line.startswith("distribution_history")]
+    assert "50 recipients per page" in warning

@@ -221,6 +221,71 @@ def test_distribution_history_skips_test_emails_and_carries_parent_ids(source, a
     assert any("EMD_2" in w for w in warnings(output))
 
 
+GATEWAY_TIMEOUT = error_body("504 - Gateway Timeout", "GW_504", "The request timed out.")
+
+
+def test_a_history_page_that_keeps_timing_out_is_read_again_in_smaller_pages(source, api) -> None:  # type: ignore[no-untyped-def]
+    api.get(f"{BASE_URL}/surveys", json=page([survey(SV_A)]))
+    api.get(
+        f"{BASE_URL}/distributions",
+        json=page(
+            [distribution("EMD_1", "2024-03-01T10:00:00Z"), distribution("EMD_2", "2024-03-02T10:00:00Z")]
+        ),
+    )
+    first = f"{BASE_URL}/distributions/EMD_1/history"
+    api.get(first, status_code=504, json=GATEWAY_TIMEOUT)  # at Qualtrics' default page size, every time
+    api.get(
+        f"{first}?pageSize=50",
+        complete_qs=True,
+        json=page([{"contactId": "CID_1"}], f"{first}?pageSize=50&skipToken=CID_1"),
+    )
+    api.get(f"{first}?pageSize=50&skipToken=CID_1", complete_qs=True, json=page([{"contactId": "CID_2"}]))
+    second = api.get(
+        f"{BASE_URL}/distributions/EMD_2/history?pageSize=50",
+        complete_qs=True,
+        json=page([{"contactId": "CID_3"}]),
+    )
+    output = run_read(source, config(), "distribution_history", sync_mode=SyncMode.full_refresh)
+    assert not output.errors
+    records = data(output, "distribution_history")
+    assert [(r["distributionId"], r["contactId"]) for r in records] == [
+        ("EMD_1", "CID_1"),
+        ("EMD_1", "CID_2"),
+        ("EMD_2", "CID_3"),
+    ]
+    assert second.call_count == 1, "the next distribution starts at the size that worked"
+    (warning,) = [w for w in warnings(output) if w.startswith("distribution_history")]
+    assert "EMD_1" in warning and "50 recipients per page" in warning
+
+
+def test_a_failed_history_costs_only_its_distribution_and_keeps_its_surveys_cursor(source, api) -> None:  # type: ignore[no-untyped-def]
+    api.get(f"{BASE_URL}/surveys", json=page([survey(SV_A), survey(SV_B)]))
+    api.get(
+        f"{BASE_URL}/distributions?surveyId={SV_A}",
+        json=page(
+            [distribution("EMD_1", "2024-03-01T10:00:00Z"), distribution("EMD_2", "2024-03-02T10:00:00Z")]
+        ),
+    )
+    api.get(
+        f"{BASE_URL}/distributions?surveyId={SV_B}",
+        json=page([distribution("EMD_3", "2024-03-03T10:00:00Z")]),
+    )
+    no_recipients = error_body(
+        "400 - Bad Request", "CP_TD_GER_NP", "The email-distribution(EMD_1) has no recipients"
+    )
+    api.get(f"{BASE_URL}/distributions/EMD_1/history", status_code=400, json=no_recipients)
+    api.get(f"{BASE_URL}/distributions/EMD_2/history", json=page([{"contactId": "CID_2"}]))
+    api.get(f"{BASE_URL}/distributions/EMD_3/history", status_code=502, json=GATEWAY_TIMEOUT)
+    output = run_read(source, config(), "distribution_history")
+    assert not output.errors
+    assert [r["contactId"] for r in data(output, "distribution_history")] == ["CID_2"]
+    skipped = [w for w in warnings(output) if w.startswith("distribution_history")]
+    assert len(skipped) == 2 and "EMD_1" in skipped[0] and "EMD_3" in skipped[1] and "next sync" in skipped[1]
+    (final,) = state_values(output)[-1:]
+    cursors = {entry["partition"]["survey_id"] for entry in final["states"]}
+    assert cursors == {SV_A}, "a test distribution has nothing to read again; EMD_3 is read by the next sync"
+
+
 def id_only_file(*response_ids: str) -> bytes:
     lines = [
         {"responseId": rid, "values": {"recordedDate": "2024-01-01T00:00:00.000Z"}} for rid in response_ids

@@ -56,6 +56,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="PATTERN",
         help="API paths answered 404, e.g. '/groups/*/members' (repeatable)",
     )
+    p.add_argument(
+        "--no-history-distribution",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="a distribution whose history answers 400 CP_TD_GER_NP, as a test email's (repeatable)",
+    )
+    p.add_argument("--history-timeout-page-size", type=int, help="history pages larger than this answer 504")
     p.add_argument("--rate-limits", action="store_true", help="enforce per-endpoint requests/minute")
     p.add_argument(
         "--rpm",
@@ -123,6 +131,8 @@ def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
         limited_export_order=args.limited_export_order,
         next_page_host=args.next_page_host,
         missing_paths=args.missing_path,
+        no_history_distributions=args.no_history_distribution,
+        history_timeout_page_size=args.history_timeout_page_size,
         rate_limits=args.rate_limits,
         rate_limit_rpm=parse_rpm(args.rpm),
         error_rate_5xx=args.error_rate,

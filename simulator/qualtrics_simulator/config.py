@@ -36,6 +36,8 @@ RUNTIME_KNOBS = (
     "limited_export_order",
     "next_page_host",
     "missing_paths",
+    "no_history_distributions",
+    "history_timeout_page_size",
 )
 
 # How an export with `limit` and `sortByLastModifiedDate` picks and orders its responses. Qualtrics
@@ -80,6 +82,10 @@ class SimulatorConfig:
     # describes (`/groups/*/members`, `/divisions`, `/directories/*/transactionbatches/*/transactions`)
     # may be for a brand that is not served them.
     missing_paths: list[str] = field(default_factory=list)
+    # Distributions whose history answers 400 CP_TD_GER_NP as a test distribution's does, whatever
+    # their requestType; and a page size above which every history page answers 504 (a timeout).
+    no_history_distributions: list[str] = field(default_factory=list)
+    history_timeout_page_size: int | None = None
     # Export duration: export_seconds_by_survey[survey id] (else export_seconds), plus this much per
     # thousand selected records, so big exports take longer; percentComplete grows until then.
     export_seconds_by_survey: dict[str, float] = field(default_factory=dict)

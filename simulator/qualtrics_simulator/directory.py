@@ -47,6 +47,16 @@ HISTORY_STATUSES = ("Success", "Opened", "SurveyStarted", "SurveyFinished")
 NOT_TEST_EMAIL = "CP_TD_GER_NP"
 
 
+def no_history(distribution_id: str) -> ApiError:
+    """What Qualtrics answers for the history of a test distribution (recorded by another client)."""
+    return ApiError(
+        400,
+        NOT_TEST_EMAIL,
+        f"The email-distribution({distribution_id}) has no recipients and no parent. "
+        "This distribution type may be unsupported.",
+    )
+
+
 def _id(prefix: str, *parts: object) -> str:
     return prefix + alnum(digest(prefix, *parts), 15)
 
@@ -350,12 +360,7 @@ class Directory:
         if plan.survey_id != info.id:
             raise ApiError(404, "NF_1", f"Distribution {distribution_id} was not found.")
         if plan.test:
-            raise ApiError(
-                400,
-                NOT_TEST_EMAIL,
-                f"The email-distribution({distribution_id}) has no recipients and no parent. "
-                "This distribution type may be unsupported.",
-            )
+            raise no_history(distribution_id)
         return self._history(info, plan)
 
     def _history(self, info: SurveyInfo, plan: DistributionPlan) -> list[dict[str, Any]]:

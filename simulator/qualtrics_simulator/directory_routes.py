@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .directory import filter_by_send_date
+from .directory import filter_by_send_date, no_history
 from .errors import ApiError, bad_request
 from .exports import parse_date
 from .paging import offset_page, page_size, skip_token_page
@@ -73,6 +73,12 @@ def list_distributions(request: Request) -> dict[str, Any]:
 
 def distribution_history(request: Request) -> dict[str, Any]:
     distribution_id = request.params["distributionId"]
+    config = request.sim.config
+    if distribution_id in config.no_history_distributions:
+        raise no_history(distribution_id)
+    cap = config.history_timeout_page_size
+    if cap is not None and page_size(request.query, config.page_size) > cap:
+        raise ApiError(504, "GW_504", "The request timed out. Submit smaller requests.")
     directory = request.sim.directory
     plan = directory.find_plan(distribution_id)
     rows = directory.history(request.sim.store.survey(plan.survey_id), distribution_id)

@@ -12,6 +12,7 @@ STATUS_TEXT = {
     429: "429 - Too Many Requests",
     500: "500 - Internal Server Error",
     503: "503 - Temporary Internal Server Error",
+    504: "504 - Gateway Timeout",
 }
 
 # Codes seen in real traffic: ATP_2 (no auth header), DCD_7 (bad token), GSI_2 (survey not found).

@@ -170,4 +170,6 @@ KNOB_PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "limited_export_order": _limited_order,
     "next_page_host": _optional_host,
     "missing_paths": _strings,
+    "no_history_distributions": _strings,
+    "history_timeout_page_size": _optional_cap,
 }

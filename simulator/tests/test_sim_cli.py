@@ -65,3 +65,8 @@ def test_misbehaviour_flags_reach_the_config_and_are_off_by_default() -> None:
     config = config_from_args(parse_args([*flags, "--missing-path", "/divisions", "--missing-path", "/x"]))
     assert (config.limited_export_order, config.next_page_host) == ("newest_first", "az1.qualtrics.com")
     assert config.missing_paths == ["/divisions", "/x"]
+    assert (default.no_history_distributions, default.history_timeout_page_size) == ([], None)
+    history = config_from_args(
+        parse_args(["--no-history-distribution", "EMD_1", "--history-timeout-page-size", "20"])
+    )
+    assert (history.no_history_distributions, history.history_timeout_page_size) == (["EMD_1"], 20)

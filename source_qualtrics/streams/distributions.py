@@ -9,7 +9,12 @@ scheduled for the future cannot hide the ones sent before it.
 `distribution_history` lists, per recipient, what happened to one distribution: sent, opened, started,
 finished, with the `responseId` that links a contact to their response. Test distributions
 (`requestType: "TestEmail"`) have no history (Qualtrics answers 400 `CP_TD_GER_NP`) and are skipped.
-It costs one request per distribution (at Qualtrics' 300/minute limit for that endpoint), so an
+A failed history read stays its distribution's (`history_failure`): one warning, the other
+distributions go on, and the survey's cursor stays where it was unless the distribution has no history
+at all. A history page that keeps timing out (504) is read again in smaller pages first, as Qualtrics
+support advises for big distributions (`HISTORY_PAGE_SIZES`).
+
+A history costs one request per distribution (at Qualtrics' 300/minute limit for that endpoint), so an
 incremental sync reads only the histories that can still change: those of distributions sent within
 `distribution_history_lookback_days` (default 70) before the survey's previous sync. Qualtrics' email
 links stay valid 60 days after sending by default, and a started response stays open a week after its
@@ -21,6 +26,7 @@ per-survey state is built and written once per group rather than once per survey
 
 from __future__ import annotations
 
+import enum
 import logging
 from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from typing import Any
@@ -40,6 +46,25 @@ TEST_DISTRIBUTION = "TestEmail"
 NO_HISTORY_CODE = "CP_TD_GER_NP"
 DISTRIBUTION_PERMISSION = "the 'Distribute Surveys' (email distributions) permission on the survey"
 DISTRIBUTION_SCOPE = "read:distributions"
+# Page sizes a history read steps down through while Qualtrics keeps answering 504 (None: its default,
+# 100); once smaller, the rest of the sync keeps the smaller size.
+HISTORY_PAGE_SIZES: tuple[int | None, ...] = (None, 50, 20, 5)
+
+
+class HistoryFailure(enum.Enum):
+    """What a failed history read means for its distribution."""
+
+    NONE = "has no readable history"  # a test distribution, or gone: nothing to read, now or later
+    LATER = "could not be read in this sync; the next sync reads it again"  # its survey's cursor stays
+
+
+def history_failure(error: QualtricsApiError) -> HistoryFailure | None:
+    """Whether a failed history read is its distribution's alone; None: it is not (the stream fails)."""
+    if error.status == 404 or (error.status == 400 and error.error_code == NO_HISTORY_CODE):
+        return HistoryFailure.NONE
+    if error.status == 400 or error.status >= 500:  # 5xx: after the client's retries (and smaller pages)
+        return HistoryFailure.LATER
+    return None
 
 
 class _PerSurvey(QualtricsListStream):
@@ -132,6 +157,8 @@ class DistributionHistory(_PerSurvey, IncrementalMixin):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._read_at = SurveyStamps("readAt")
+        self._page_size: int | None = HISTORY_PAGE_SIZES[0]
+        self._unread = False  # a distribution of the survey being read is to be read again next sync
 
     @property
     def name(self) -> str:
@@ -167,10 +194,10 @@ class DistributionHistory(_PerSurvey, IncrementalMixin):
             except Forbidden as forbidden:  # this survey's distributions only; its cursor stays
                 self.warn_forbidden(str(forbidden), forbidden.key)
                 continue
+            self._unread = False
             for distribution_id in distribution_ids:
-                child = {"surveyId": survey_id, "distributionId": distribution_id}
-                yield from super().read_records(sync_mode, cursor_field, child, stream_state)
-            if sync_mode == SyncMode.incremental:
+                yield from self.history_of({"surveyId": survey_id, "distributionId": distribution_id})
+            if sync_mode == SyncMode.incremental and not self._unread:
                 self._read_at[survey_id] = api_format(self._sync.started_at)
         self._read_at.checkpoint()
 
@@ -200,13 +227,46 @@ class DistributionHistory(_PerSurvey, IncrementalMixin):
             params["sendStartDate"] = api_format(since)
         return params
 
-    def skip_error(self, error: QualtricsApiError, stream_slice: Mapping[str, Any]) -> bool:
-        if (error.status == 400 and error.error_code == NO_HISTORY_CODE) or error.status == 404:
-            logger.warning(
-                "distribution_history: distribution %s of survey %s has no readable history (%s); skipped.",
-                stream_slice.get("distributionId"),
-                stream_slice.get("surveyId"),
-                error,
-            )
-            return True
-        return False
+    def request_params(self, stream_slice: Mapping[str, Any], sync_mode: SyncMode) -> dict[str, Any]:
+        return {"pageSize": self._page_size} if self._page_size is not None else {}
+
+    def history_of(self, child: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
+        """One distribution's history. Pages that time out are read again smaller, skipping the
+        recipients already emitted; a read that still fails costs this distribution only."""
+        emitted: set[Any] = set()
+        while True:
+            try:
+                for record in super().read_records(SyncMode.full_refresh, None, child, None):
+                    if record.get("contactId") not in emitted:
+                        emitted.add(record.get("contactId"))
+                        yield record
+                return
+            except QualtricsApiError as error:
+                if error.status == 504 and self._smaller_pages(child, error):
+                    continue
+                failure = history_failure(error)
+                if failure is None:
+                    raise
+                self._unread = self._unread or failure is HistoryFailure.LATER
+                logger.warning(
+                    "distribution_history: distribution %s of survey %s %s (%s); skipped.",
+                    child["distributionId"],
+                    child["surveyId"],
+                    failure.value,
+                    error,
+                )
+                return
+
+    def _smaller_pages(self, child: Mapping[str, Any], error: QualtricsApiError) -> bool:
+        """Step down to the next smaller page size; False when the smallest one timed out too."""
+        at = HISTORY_PAGE_SIZES.index(self._page_size)
+        if at + 1 >= len(HISTORY_PAGE_SIZES):
+            return False
+        self._page_size = HISTORY_PAGE_SIZES[at + 1]
+        self.warn_forbidden(
+            f"distribution_history: a history page of distribution {child['distributionId']} kept timing "
+            f"out ({error}); histories are read {self._page_size} recipients per page from now on, as "
+            "Qualtrics advises for big distributions.",
+            "history page size",
+        )
+        return True
