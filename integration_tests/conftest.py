@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,22 @@ def simulator() -> Iterator[ServerHandle]:
     sim = Simulator(SimulatorConfig(seed=11, surveys=3, responses_per_survey=400, export_seconds=0.2))
     with sim.serve() as server:
         yield server
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[..., ServerHandle]]:
+    """Start simulators with these settings (seed 14 and 0.2 s exports unless given); each is stopped
+    when the test ends."""
+    handles: list[ServerHandle] = []
+
+    def start(**settings: Any) -> ServerHandle:
+        handle = Simulator(SimulatorConfig(**{"seed": 14, "export_seconds": 0.2, **settings})).serve()
+        handles.append(handle)
+        return handle
+
+    yield start
+    for handle in handles:
+        handle.stop()
 
 
 @pytest.fixture

@@ -5,31 +5,16 @@ warning (or a debug line), never a response."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-from qualtrics_simulator import ServerHandle, Simulator, SimulatorConfig
+from qualtrics_simulator import ServerHandle, Simulator
 from qualtrics_simulator.transactions import batch_list
 
 from integration_tests.test_big_surveys import logs, partitions, truth
 from integration_tests.test_end_to_end import keys
 from testkit import Connector, Run, configure, simulator_config
-
-
-@pytest.fixture
-def serve() -> Iterator[Callable[..., ServerHandle]]:
-    handles: list[ServerHandle] = []
-
-    def start(**settings: Any) -> ServerHandle:
-        handle = Simulator(SimulatorConfig(**{"seed": 25, "export_seconds": 0.1, **settings})).serve()
-        handles.append(handle)
-        return handle
-
-    yield start
-    for handle in handles:
-        handle.stop()
-
 
 # -- 1. chunked exports: the order of a `limit`ed export --------------------------------------------------
 

@@ -76,21 +76,6 @@ class ExportSpy:
         return [export for export in self.started if export.survey_id == survey_id]
 
 
-@pytest.fixture
-def serve() -> Iterator[Callable[..., ServerHandle]]:
-    """Start a simulator with these settings; stopped when the test ends."""
-    handles: list[ServerHandle] = []
-
-    def start(**settings: Any) -> ServerHandle:
-        handle = Simulator(SimulatorConfig(**{"seed": 14, "export_seconds": 0.2, **settings})).serve()
-        handles.append(handle)
-        return handle
-
-    yield start
-    for handle in handles:
-        handle.stop()
-
-
 # -- reading runs ---------------------------------------------------------------------------------------
 
 

@@ -7,31 +7,17 @@ proportion to its final state.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import orjson
 import pytest
-from qualtrics_simulator import ServerHandle, Simulator, SimulatorConfig
+from qualtrics_simulator import ServerHandle
 
 from integration_tests.test_big_surveys import ExportSpy, backfill_lengths, logs, partitions, truth
 from integration_tests.test_end_to_end import keys
 from testkit import Connector, configure, simulator_config
 from testkit.interrupted import run_live
-
-
-@pytest.fixture
-def serve() -> Iterator[Callable[..., ServerHandle]]:
-    handles: list[ServerHandle] = []
-
-    def start(**settings: Any) -> ServerHandle:
-        handle = Simulator(SimulatorConfig(**{"seed": 19, "export_seconds": 0.05, **settings})).serve()
-        handles.append(handle)
-        return handle
-
-    yield start
-    for handle in handles:
-        handle.stop()
 
 
 def state_bytes(messages: list[dict[str, Any]], stream: str = "responses") -> list[int]:
@@ -51,7 +37,12 @@ def test_a_survey_qualtrics_exports_only_400_at_a_time_syncs_all_5000_responses_
     skew_week_fraction: float,
 ) -> None:
     server = serve(
-        surveys=1, responses_per_survey=5000, export_record_cap=400, skew_week_fraction=skew_week_fraction
+        seed=19,
+        export_seconds=0.05,
+        surveys=1,
+        responses_per_survey=5000,
+        export_record_cap=400,
+        skew_week_fraction=skew_week_fraction,
     )
     (survey,) = server.sim.survey_ids()
     spy = ExportSpy.on(server.sim)
@@ -71,7 +62,7 @@ def test_a_survey_qualtrics_exports_only_400_at_a_time_syncs_all_5000_responses_
 def test_a_sync_of_200_small_surveys_killed_midway_resumes_losing_nothing_with_state_in_proportion(
     serve: Callable[..., ServerHandle], connector: Connector, discovered: dict[str, Any]
 ) -> None:
-    server = serve(surveys=200, responses_per_survey=3)
+    server = serve(seed=19, export_seconds=0.05, surveys=200, responses_per_survey=3)
     config = simulator_config(server.base_url)
     catalog = configure(discovered, "responses")
 

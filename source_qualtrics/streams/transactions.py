@@ -74,22 +74,11 @@ class TransactionBatchMembers(_PerDirectory):
         self._unread_error: QualtricsApiError | None = None
 
     def parent_slices(self) -> Iterable[Mapping[str, Any]]:
+        """Every batch; then one warning naming the batches whose members could not be read."""
+        self._unread, self._unread_error = [], None
         directories = super().parent_slices()
         yield from self.child_slices(
             directories, TransactionBatches.path, "batchId", self.permission, self.scope
-        )
-
-    def stream_slices(
-        self,
-        *,
-        sync_mode: SyncMode,
-        cursor_field: list[str] | None = None,
-        stream_state: Mapping[str, Any] | None = None,
-    ) -> Iterable[Mapping[str, Any] | None]:
-        """Every batch; then one warning naming the batches whose members could not be read."""
-        self._unread, self._unread_error = [], None
-        yield from super().stream_slices(
-            sync_mode=sync_mode, cursor_field=cursor_field, stream_state=stream_state
         )
         if self._unread and self._unread_error is not None:
             named = ", ".join(self._unread[:BATCHES_NAMED])
