@@ -61,7 +61,7 @@ class Divisions(QualtricsListStream):
                 "/divisions/{id}); a division no user belongs to is missing."
             )
             self.warn_forbidden(
-                f"Stream 'divisions': {not_served(self.path, self._list_missing, loss)}", self.path
+                f"Stream 'divisions': {not_served(self.path, self._list_missing, loss)}", "the list"
             )
             self._list_missing = None
             try:

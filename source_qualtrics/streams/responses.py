@@ -356,8 +356,9 @@ class Responses(SurveyExportStream, IncrementalMixin):
         causes this: a re-export, never a loss."""
         expected = self._counts.get(survey_id, {}).get("auditable")
         emitted = self._survey_emitted.get(survey_id, 0)
+        first_sync = survey_id in self._whole and self._config.start_date is None  # the count covers it all
         chunked = survey_id in self._chunked and survey_id not in self._unchunked
-        if not chunked or self._config.start_date is not None or expected is None or emitted >= expected:
+        if not (first_sync and chunked) or expected is None or emitted >= expected:
             return []
         self._unchunked.add(survey_id)
         pieces = Window(None, None).order_free(self._sync.started_at, self._sync.created(survey_id))
