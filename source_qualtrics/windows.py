@@ -18,8 +18,9 @@ down to `MIN_WINDOW`.
 No public document says the sort is ascending or that `limit` keeps the *oldest* responses, and keyset
 paging loses responses silently if either is false. So each chunk is checked as it streams
 (`ChunkProgress.broken`): ascending last-modified seconds, at most `limit` records, all inside the
-window. A chunk that breaks any of these gives no successor; its window is exported by time instead
-(`Window.order_free`).
+window. A chunk that breaks any of these gives no successor and emits nothing past the breach; its
+window is exported by time instead (`Window.order_free`), skipping the responses the chunk did emit
+(`AlreadyEmitted`).
 """
 
 from __future__ import annotations
@@ -115,6 +116,22 @@ class Window:
         return cls(instant(start) if start else None, instant(end) if end else None, limit, tuple(seen or ()))
 
 
+@dataclass(frozen=True)
+class AlreadyEmitted:
+    """What a chunk that broke the contract emitted, and the responses of its first second the chunk
+    before it emitted (`seen`): the window's re-export skips exactly these versions (an edit since
+    then changes `lastModifiedDate`, so the edited version is emitted)."""
+
+    versions: frozenset[tuple[Any, Any]]  # (responseId, lastModifiedDate as exported)
+    seen: frozenset[str]
+    second: DateTime | None  # the second the `seen` responses were modified in
+
+    def holds(self, response_id: Any, modified: Any) -> bool:
+        if (response_id, modified) in self.versions:
+            return True
+        return response_id in self.seen and self.second is not None and whole_second(modified) == self.second
+
+
 class ChunkProgress:
     """Follows one chunk's records (sorted by last-modified date) to say where the next chunk starts.
 
@@ -126,23 +143,32 @@ class ChunkProgress:
         self.window = window
         self.lines = 0
         self.broken: str | None = None  # the first breach of the chunk contract, as seen
+        self._versions: list[tuple[Any, Any]] = []  # what the chunk emitted (until a breach)
         self._skip = frozenset(window.seen)
         self._second: datetime | None = None  # the newest whole second seen so far
         self._ids: list[str] = []  # the responses in it
 
     def admit(self, response_id: Any, modified: Any) -> bool:
-        """Count one exported response; False when the previous chunk already emitted it."""
+        """Count one exported response; False when the previous chunk already emitted it, or when the
+        chunk broke its contract (the window is exported again by time: the response comes then)."""
         self.lines += 1
         second = whole_second(modified)
         if self.broken is None:
             self.broken = self._breach(response_id, second)
-        if second is None:
-            return True
-        if self._second is None or second > self._second:
-            self._second, self._ids = second, [response_id]
-        elif second == self._second:
-            self._ids.append(response_id)
-        return not (self._skip and second == self.window.start and response_id in self._skip)
+        if self.broken is not None:
+            return False
+        if second is not None:
+            if self._second is None or second > self._second:
+                self._second, self._ids = second, [response_id]
+            elif second == self._second:
+                self._ids.append(response_id)
+            if self._skip and second == self.window.start and response_id in self._skip:
+                return False
+        self._versions.append((response_id, modified))
+        return True
+
+    def already_emitted(self) -> AlreadyEmitted:
+        return AlreadyEmitted(frozenset(self._versions), frozenset(self.window.seen), self.window.start)
 
     def _breach(self, response_id: Any, second: datetime | None) -> str | None:
         """What this record shows wrong with the chunk, if anything. Whole seconds suffice: the next

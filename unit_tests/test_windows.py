@@ -155,6 +155,29 @@ def test_ascending_responses_within_one_second_in_any_order_keep_the_contract() 
     assert progress.broken is None and progress.successor() is not None
 
 
+def test_a_broken_chunk_emits_nothing_past_the_breach_and_its_re_export_skips_what_it_emitted() -> None:
+    window = Window(instant("2025-02-01T10:00:05Z"), None, limit=4, seen=("R_0",))
+    progress = ChunkProgress(window)
+    admitted = [
+        progress.admit(rid, modified)
+        for rid, modified in [
+            ("R_1", "2025-02-01T10:00:06Z"),
+            ("R_3", "2025-02-01T10:00:09Z"),
+            ("R_2", "2025-02-01T10:00:07Z"),  # older than the one before: the breach
+            ("R_4", "2025-02-01T10:00:10Z"),
+        ]
+    ]
+    assert admitted == [True, True, False, False], "what follows the breach comes with the re-export"
+    emitted = progress.already_emitted()
+    assert emitted.holds("R_1", "2025-02-01T10:00:06Z") and emitted.holds("R_3", "2025-02-01T10:00:09Z")
+    assert not emitted.holds("R_2", "2025-02-01T10:00:07Z") and not emitted.holds(
+        "R_4", "2025-02-01T10:00:10Z"
+    )
+    assert not emitted.holds("R_1", "2025-03-01T00:00:00Z"), "an edited version is emitted again"
+    assert emitted.holds("R_0", "2025-02-01T10:00:05.5Z"), "the previous chunk emitted it at that second"
+    assert not emitted.holds("R_0", "2025-02-01T10:00:08Z")
+
+
 def test_a_broken_chunk_is_exported_again_by_time_without_limit() -> None:
     window = Window(instant("2025-01-01T00:00:00Z"), instant("2025-01-03T00:00:00Z"), limit=50, seen=("R_1",))
     pieces = window.order_free(instant("2025-06-01T00:00:00Z"), None)

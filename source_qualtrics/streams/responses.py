@@ -29,7 +29,7 @@ from source_qualtrics.pacing import EXPORT_STARTS_PER_MINUTE
 from source_qualtrics.streams.export_stream import SurveyExportStream
 from source_qualtrics.streams.partitioned_state import damaged_state, dump_partitions, load_partitions
 from source_qualtrics.streams.response_state import SurveyCursor
-from source_qualtrics.windows import ChunkProgress, Window, plan_windows
+from source_qualtrics.windows import AlreadyEmitted, ChunkProgress, Window, plan_windows
 
 logger = logging.getLogger("airbyte")
 
@@ -83,6 +83,7 @@ class Responses(SurveyExportStream, IncrementalMixin):
         self._chunked: set[str] = set()  # surveys exported in chunks in this sync
         self._unchunked: set[str] = set()  # surveys whose chunks broke the contract in this sync
         self._survey_emitted: dict[str, int] = {}  # responses emitted per survey in this sync
+        self._repeats: dict[str, list[AlreadyEmitted]] = {}  # per survey: what its re-exports skip
         self._changes_exports = [0, 0]  # exports of already-synced surveys in this sync: all, empty
 
     @property
@@ -266,12 +267,15 @@ class Responses(SurveyExportStream, IncrementalMixin):
         newest = NewestTimestamp()
         self._newest, self._emitted = None, 0
         chunk = self._chunk = ChunkProgress(task.window) if task.window and task.window.limit else None
+        repeats = self._repeats.get(survey_id, ())
         for raw in lines:
             record = to_record(survey_id, raw)
             modified = record["lastModifiedDate"]
             newest.see(modified)
             if chunk is not None and not chunk.admit(record["responseId"], modified):
-                continue  # the previous chunk emitted it
+                continue  # the previous chunk emitted it, or this one broke its contract
+            if repeats and any(emitted.holds(record["responseId"], modified) for emitted in repeats):
+                continue  # emitted by a chunk that broke its contract, before the breach
             self._emitted += 1
             yield record
         self._newest = newest.value
@@ -332,13 +336,14 @@ class Responses(SurveyExportStream, IncrementalMixin):
             following = chunk.successor()
             return [following] if following is not None else []
         pieces = chunk.window.order_free(self._sync.started_at, self._sync.created(survey_id))
+        self._repeats.setdefault(survey_id, []).append(chunk.already_emitted())
         if survey_id not in self._unchunked:
             self._unchunked.add(survey_id)
             logger.warning(
                 "Survey %s: the export of %s broke what chunked exports rely on: %s. Qualtrics documents "
                 "neither the direction of sortByLastModifiedDate nor which responses `limit` keeps, so the "
-                "survey is no longer exported in chunks in this sync: %s is exported again as %s. The "
-                "%d response(s) that chunk emitted may arrive twice (same responseId); none is skipped.",
+                "survey is no longer exported in chunks in this sync: %s is exported again as %s, without "
+                "the %d response(s) that chunk emitted before the breach; none is skipped.",
                 survey_id,
                 chunk.window.describe(),
                 chunk.broken,
