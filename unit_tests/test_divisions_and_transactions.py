@@ -5,7 +5,7 @@ from __future__ import annotations
 from airbyte_cdk.models import SyncMode
 
 from unit_tests.builders import BASE_URL, config, envelope
-from unit_tests.helpers import run_read
+from unit_tests.helpers import run_read, state_values
 from unit_tests.test_directory_streams import FORBIDDEN, POOL_1, data, list_directories, page, warnings
 
 NOT_FOUND = {"meta": {"httpStatus": "404 - Not Found", "error": {"errorCode": "404", "errorMessage": "x"}}}
@@ -99,3 +99,44 @@ def test_forbidden_transactions_are_one_warning_naming_the_scope(source, api) ->
     output = run_read(source, config(), "transaction_batches", sync_mode=SyncMode.full_refresh)
     (found,) = warnings(output)
     assert "read:contact_transactions" in found and not output.errors
+
+
+def test_new_batches_whose_contacts_qualtrics_will_not_list_start_one_pass_over_every_contact(
+    source, api
+) -> None:  # type: ignore[no-untyped-def]
+    list_directories(api, POOL_1)
+    batches = [
+        {"batchId": "BT_old", "creationDate": "2025-01-01T00:00:00Z"},
+        {"batchId": "BT_1", "creationDate": "2025-02-01T00:00:00Z"},
+        {"batchId": "BT_2", "creationDate": "2025-02-02T00:00:00Z"},
+    ]
+    api.get(f"{BASE_URL}/directories/{POOL_1}/transactionbatches", json=page(batches))
+    for batch in ("BT_1", "BT_2"):
+        api.get(
+            f"{BASE_URL}/directories/{POOL_1}/transactionbatches/{batch}/transactions",
+            status_code=404,
+            json=NOT_FOUND,
+        )
+    api.get(f"{BASE_URL}/directories/{POOL_1}/contacts", json=page([{"contactId": "CID_1"}]))
+    api.get(
+        f"{BASE_URL}/directories/{POOL_1}/contacts/CID_1/transactions",
+        json=page([{"transactionId": "CTR_9"}]),
+    )
+    swept = {
+        "batchesThrough": "2025-01-01T00:00:00Z",
+        "batchesAtThrough": ["BT_old"],
+        "sweep": None,
+        "swept": True,
+    }
+    state = {"contact_transactions": {"states": [{"partition": {"directory_id": POOL_1}, "cursor": swept}]}}
+    output = run_read(source, config(), "contact_transactions", state=state)
+    assert not output.errors
+    assert [r["transactionId"] for r in data(output, "contact_transactions")] == ["CTR_9"], (
+        "the pass, at once"
+    )
+    (warning,) = warnings(output)
+    assert "falls back to its bounded pass over every contact" in warning and POOL_1 in warning
+    (entry,) = state_values(output)[-1]["states"]
+    cursor = entry["cursor"]
+    assert cursor["swept"] is True and "passAgain" not in cursor, "one pass for both batches, done"
+    assert cursor["batchesThrough"] == "2025-02-02T00:00:00Z"

@@ -63,6 +63,11 @@ def test_windows_survive_the_state_round_trip() -> None:
 CHUNK = Window(instant("2025-01-01T00:00:00Z"), None, limit=3)
 
 
+def admit_all(progress: ChunkProgress, records: list[tuple[str, str]]) -> list[bool]:
+    """Whether the chunk emits each of these (response id, lastModifiedDate), in order."""
+    return [progress.admit(rid, modified) for rid, modified in records]
+
+
 def test_a_full_chunk_is_followed_by_one_starting_at_the_last_second_it_reached() -> None:
     progress = ChunkProgress(CHUNK)
     for rid, modified in [
@@ -78,14 +83,14 @@ def test_a_full_chunk_is_followed_by_one_starting_at_the_last_second_it_reached(
 def test_the_responses_the_previous_chunk_emitted_are_skipped_once() -> None:
     window = Window(instant("2025-02-01T10:00:05Z"), None, limit=3, seen=("R_2", "R_3"))
     progress = ChunkProgress(window)
-    admitted = [
-        progress.admit(rid, modified)
-        for rid, modified in [
+    admitted = admit_all(
+        progress,
+        [
             ("R_2", "2025-02-01T10:00:05.2Z"),
             ("R_3", "2025-02-01T10:00:05.9Z"),
             ("R_4", "2025-02-01T10:00:05.9Z"),
-        ]
-    ]
+        ],
+    )
     assert admitted == [False, False, True]
 
 
@@ -111,8 +116,7 @@ def test_a_chunk_whose_responses_all_share_its_first_second_doubles_to_reach_pas
 
 def read_chunk(window: Window, records: list[tuple[str, str]]) -> ChunkProgress:
     progress = ChunkProgress(window)
-    for rid, modified in records:
-        progress.admit(rid, modified)
+    admit_all(progress, records)
     return progress
 
 
@@ -158,15 +162,15 @@ def test_ascending_responses_within_one_second_in_any_order_keep_the_contract() 
 def test_a_broken_chunk_emits_nothing_past_the_breach_and_its_re_export_skips_what_it_emitted() -> None:
     window = Window(instant("2025-02-01T10:00:05Z"), None, limit=4, seen=("R_0",))
     progress = ChunkProgress(window)
-    admitted = [
-        progress.admit(rid, modified)
-        for rid, modified in [
+    admitted = admit_all(
+        progress,
+        [
             ("R_1", "2025-02-01T10:00:06Z"),
             ("R_3", "2025-02-01T10:00:09Z"),
             ("R_2", "2025-02-01T10:00:07Z"),  # older than the one before: the breach
             ("R_4", "2025-02-01T10:00:10Z"),
-        ]
-    ]
+        ],
+    )
     assert admitted == [True, True, False, False], "what follows the breach comes with the re-export"
     emitted = progress.already_emitted()
     assert emitted.holds("R_1", "2025-02-01T10:00:06Z") and emitted.holds("R_3", "2025-02-01T10:00:09Z")

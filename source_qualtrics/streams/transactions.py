@@ -216,6 +216,7 @@ class ContactTransactions(_PerDirectory, IncrementalMixin):
         through = parse_instant(cursor.get("batchesThrough"))
         read_at_through = set(cursor.get("batchesAtThrough") or ())
         newest, at_newest, contacts = through, set(read_at_through), set()
+        unlisted: QualtricsApiError | None = None  # a new batch whose contacts Qualtrics would not list
         batches_path = TransactionBatches.path.format(directoryId=directory_id)
         for batch in self.paginate_parent(batches_path, self.permission, self.scope):
             created, batch_id = parse_instant(batch.get("creationDate")), batch.get("batchId")
@@ -238,7 +239,9 @@ class ContactTransactions(_PerDirectory, IncrementalMixin):
             except QualtricsApiError as error:
                 if error.status not in NOT_SERVED:
                     raise
-                self.pass_again(directory_id, cursor, error)
+                unlisted = error
+        if unlisted is not None:
+            self.pass_again(directory_id, cursor, unlisted)
         if contacts:
             logger.info(
                 "contact_transactions: directory %s, %d contact(s) in new transaction batches",
