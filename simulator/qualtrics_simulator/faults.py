@@ -151,4 +151,7 @@ KNOB_PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "export_forbidden_surveys": _strings,
     "export_missing_surveys": _strings,
     "forbidden_paths": _strings,
+    "latency_ms": _number,
+    "latency_jitter_ms": _number,
+    "max_in_flight": _optional_cap,
 }

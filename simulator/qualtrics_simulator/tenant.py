@@ -13,6 +13,7 @@ from .auth import Authenticator
 from .config import SimulatorConfig
 from .directory import Directory, directory_of
 from .exports import ExportManager
+from .distance import Distance
 from .faults import Faults
 from .stats import RequestStats
 from .store import ResponseIds, Store
@@ -34,6 +35,7 @@ class Tenant:
         self.store = Store(self.config)
         self.faults = Faults(self.config)
         self.stats = RequestStats()
+        self.distance = Distance(self.config)
         self.auth = Authenticator(self.config)
         self.exports = ExportManager(self.store, self.faults, self.config)
 
@@ -78,10 +80,12 @@ class Tenant:
         self.store.delete_survey(survey_id)
 
     def request_counts(self) -> dict[str, int]:
-        return self.stats.snapshot()
+        """Requests by kind and status, and `in_flight_max`: the most API requests seen at once."""
+        return {**self.stats.snapshot(), "in_flight_max": self.distance.max_in_flight_seen}
 
     def reset_counts(self) -> None:
         self.stats.reset()
+        self.distance.reset()
 
     def set_faults(self, **knobs: Any) -> dict[str, Any]:
         return self.faults.update(knobs)
