@@ -12,8 +12,8 @@ from typing import Any
 from .auth import Authenticator
 from .config import SimulatorConfig
 from .directory import Directory, directory_of
-from .exports import ExportManager
 from .distance import Distance
+from .exports import ExportManager
 from .faults import Faults
 from .stats import RequestStats
 from .store import ResponseIds, Store

@@ -11,11 +11,15 @@ from qualtrics_simulator import Simulator, SimulatorConfig
 from .conftest import HEADERS
 
 
+def whoami(base_url: str) -> requests.Response:
+    return requests.get(base_url + "/whoami", headers=HEADERS)
+
+
 def test_every_api_request_waits_the_latency_and_overlapping_ones_are_counted_in_flight() -> None:
     sim = Simulator(SimulatorConfig(surveys=1, responses_per_survey=5, latency_ms=200))
     with sim.serve() as server, ThreadPoolExecutor(4) as pool:
         began = time.monotonic()
-        answers = list(pool.map(lambda _: requests.get(server.base_url + "/whoami", headers=HEADERS), range(4)))
+        answers = list(pool.map(whoami, [server.base_url] * 4))
         took = time.monotonic() - began
         counts = requests.get(server.root_url + "/__admin/requests").json()
     assert [answer.status_code for answer in answers] == [200] * 4
@@ -26,8 +30,8 @@ def test_every_api_request_waits_the_latency_and_overlapping_ones_are_counted_in
 def test_requests_beyond_the_in_flight_cap_are_answered_429_with_retry_after() -> None:
     sim = Simulator(SimulatorConfig(surveys=1, responses_per_survey=5, latency_ms=300, max_in_flight=2))
     with sim.serve() as server, ThreadPoolExecutor(6) as pool:
-        answers = list(pool.map(lambda _: requests.get(server.base_url + "/whoami", headers=HEADERS), range(6)))
-        alone = requests.get(server.base_url + "/whoami", headers=HEADERS)
+        answers = list(pool.map(whoami, [server.base_url] * 6))
+        alone = whoami(server.base_url)
     statuses = sorted(answer.status_code for answer in answers)
     assert statuses.count(429) >= 1 and statuses.count(200) >= 2
     refused = next(answer for answer in answers if answer.status_code == 429)
@@ -42,7 +46,7 @@ def test_latency_and_the_cap_change_at_runtime_and_reset_counts_forgets_the_maxi
         state = requests.post(admin + "/faults", json={"latency_ms": 50, "max_in_flight": 3}).json()
         assert state["latency_ms"] == 50.0 and state["max_in_flight"] == 3
         began = time.monotonic()
-        requests.get(server.base_url + "/whoami", headers=HEADERS)
+        whoami(server.base_url)
         assert time.monotonic() - began >= 0.05
         requests.post(admin + "/reset-counts")
         assert requests.get(admin + "/requests").json()["in_flight_max"] == 0
