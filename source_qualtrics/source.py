@@ -206,6 +206,7 @@ class SourceQualtrics(AbstractSource):
             auth,
             sleep=self._sleep,
             requests_per_minute=config.requests_per_minute,
+            max_concurrent_requests=config.max_concurrent_requests,
         )
 
 
