@@ -21,7 +21,7 @@ class Clock:
         return self.now
 
 
-def test_a_429_halves_the_bound_for_at_least_the_cool_down_and_logs_it(caplog: pytest.LogCaptureFixture) -> None:
+def test_a_429_halves_the_bound_for_a_cool_down_and_logs_it(caplog: pytest.LogCaptureFixture) -> None:
     clock = Clock()
     limit = InFlightLimit(10, clock=clock, cool_down=10)
     generation = limit.acquire()
