@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Generic, TypeVar
 
@@ -106,7 +106,7 @@ class _ItemsFailed:
 
 def fan_out(
     items: Iterable[T], read: Callable[[T], Iterable[R]], *, ahead: int
-) -> Iterator[tuple[T, Iterator[R]]]:
+) -> Generator[tuple[T, Iterator[R]], None, None]:
     """Each item with an iterator over `read(item)`, read up to `ahead` items ahead in worker threads.
 
     The caller reads an item's results before it asks for the next item; an item whose results it
@@ -142,7 +142,7 @@ def fan_out(
             yield head.item, head.results()
             head.cancel()  # done with it: a no-op, unless the caller skipped some of its results
     finally:
-        for reading in (current, *queued):
-            if isinstance(reading, _Reading):
-                reading.cancel()
+        for left in (current, *queued):
+            if isinstance(left, _Reading):
+                left.cancel()
         pool.shutdown(wait=False, cancel_futures=True)

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
 from source_qualtrics.fan_out import BUFFERED_CHUNKS, CHUNK, fan_out
 
 
-def wait_until(condition, what: str) -> None:  # type: ignore[no-untyped-def]
+def wait_until(condition: Callable[[], bool], what: str) -> None:
     """A liveness guard for worker threads, not a timing assertion."""
     deadline = time.monotonic() + 20
     while not condition():

@@ -61,7 +61,12 @@ def test_a_request_waits_for_a_place_while_the_bound_is_full() -> None:
     limit = InFlightLimit(2, clock=Clock())
     limit.acquire(), limit.acquire()
     admitted = threading.Event()
-    waiter = threading.Thread(target=lambda: (limit.acquire(), admitted.set()))
+
+    def request() -> None:
+        limit.acquire()
+        admitted.set()
+
+    waiter = threading.Thread(target=request)
     waiter.start()
     assert not admitted.wait(timeout=0.2)
     limit.release()
@@ -88,7 +93,12 @@ def test_a_download_keeps_its_place_in_flight_until_the_body_is_read(api: rm.Moc
     api.get(f"{BASE_URL}/surveys/SV_1/export-responses/F1/file", content=b"x" * 1000)
     client = QualtricsClient(BASE_URL, "tok", max_concurrent_requests=1)
     other_admitted = threading.Event()
-    other = threading.Thread(target=lambda: (client.in_flight.acquire(), other_admitted.set()))
+
+    def other_request() -> None:
+        client.in_flight.acquire()
+        other_admitted.set()
+
+    other = threading.Thread(target=other_request)
 
     class Sink:
         admitted_while_writing: list[bool] = []

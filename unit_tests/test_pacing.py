@@ -85,7 +85,7 @@ class ThreadedClock:
             self.now += seconds
 
 
-def run_in_threads(count: int, work: Callable[[], None]) -> None:
+def run_in_threads(count: int, work: Callable[[], object]) -> None:
     threads = [threading.Thread(target=work) for _ in range(count)]
     for thread in threads:
         thread.start()
@@ -136,7 +136,12 @@ def test_a_thread_waiting_for_an_export_start_token_does_not_hold_up_other_reque
     exporter = threading.Thread(target=pacer.wait, args=(EXPORT_START,))
     exporter.start()
     other_done = threading.Event()
-    other = threading.Thread(target=lambda: (pacer.wait(OTHER), other_done.set()))
+
+    def other_request() -> None:
+        pacer.wait(OTHER)
+        other_done.set()
+
+    other = threading.Thread(target=other_request)
     other.start()
     other.join(timeout=10)
     finished_while_export_waits = other_done.is_set()
