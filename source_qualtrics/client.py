@@ -82,6 +82,7 @@ class QualtricsClient:
             self._session.mount("https://", pool)
             self._session.mount("http://", pool)
         self._pacer = pacer or RequestPacer(requests_per_minute, sleep=sleep)
+        self.max_concurrent_requests = max_concurrent_requests
         #: requests in flight at once: up to `max_concurrent_requests`, fewer for a while after a 429
         self.in_flight = InFlightLimit(max_concurrent_requests)
         #: set once Qualtrics refused the credential: the sync stops there (see SourceQualtrics.read)
