@@ -125,4 +125,5 @@ def test_a_cap_on_requests_in_flight_is_survived_at_a_lower_concurrency(
     assert lowered and "at most 4 requests in flight (was 8)" in lowered[0]
     keys = fan_out_streams(discovered)
     for name in streams:
-        assert record_keys(capped.records(name), keys[name]) == record_keys(uncapped.records(name), keys[name])
+        expected = record_keys(uncapped.records(name), keys[name])
+        assert record_keys(capped.records(name), keys[name]) == expected, name
