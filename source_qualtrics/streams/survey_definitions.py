@@ -35,6 +35,11 @@ DEFINITION_PERMISSION = "view access to the survey definition (the survey shared
 DEFINITION_SCOPE = "read:surveys"
 
 
+def trim(definition: Mapping[str, Any]) -> dict[str, Any]:
+    """Only the parts the streams read: definitions read ahead wait in memory."""
+    return {part: definition[part] for part in KEPT_PARTS if part in definition}
+
+
 class SurveyDefinitions:
     """Survey ids, their `lastModified` and their definitions, each read at most once per sync."""
 
@@ -66,7 +71,7 @@ class SurveyDefinitions:
         survey_id, modified = wanted
         if self._cached(survey_id, modified) is not None:
             return iter(())
-        return iter([self._client.get_result(f"survey-definitions/{survey_id}")])
+        return iter([trim(self._client.get_result(f"survey-definitions/{survey_id}"))])
 
     def _cached(
         self, survey_id: str, modified: str | None
@@ -103,7 +108,7 @@ class SurveyDefinitions:
             )
             self._cache[survey_id] = (modified, None)
             return None
-        trimmed = {part: result[part] for part in KEPT_PARTS if part in result}
+        trimmed = trim(result)
         self._cache[survey_id] = (modified, trimmed)
         return trimmed
 
