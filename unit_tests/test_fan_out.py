@@ -7,8 +7,12 @@ import time
 from collections.abc import Callable, Iterator
 
 import pytest
+import requests_mock as rm
 
+from source_qualtrics.client import QualtricsClient
+from source_qualtrics.errors import CredentialsRejected
 from source_qualtrics.fan_out import BUFFERED_CHUNKS, CHUNK, fan_out
+from unit_tests.builders import BASE_URL, error_body
 
 
 def wait_until(condition: Callable[[], bool], what: str) -> None:
@@ -136,3 +140,18 @@ def test_an_item_left_unread_is_cancelled_when_the_stream_moves_on() -> None:
     next(out)  # item 0's results are never read
     assert [(item, list(results)) for item, results in out] == [(1, [1]), (2, [2])]
     wait_until(stopped.is_set, "the skipped item's read stopped")
+
+
+def test_a_refused_credential_stops_every_read_after_the_ones_already_in_flight(api: rm.Mocker) -> None:
+    refused = api.get(
+        rm.ANY, status_code=401, json=error_body("401 - Unauthorized", "AUTH_1", "Invalid token")
+    )
+    client = QualtricsClient(BASE_URL, "dead-token", max_concurrent_requests=4)
+    out = fan_out(range(200), lambda item: [client.get_result(f"surveys/SV_{item}")], ahead=4)
+    _, results = next(out)
+    with pytest.raises(CredentialsRejected):
+        list(results)
+    for _, rest in out:  # every later item fails at once, without a request
+        with pytest.raises(CredentialsRejected):
+            list(rest)
+    assert refused.call_count <= 5  # only those sent before the first refusal came back
