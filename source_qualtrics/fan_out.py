@@ -5,7 +5,7 @@ Qualtrics' budgets. `fan_out` reads the next few items in worker threads while t
 current one, and hands each item's results back in input order, so a stream's per-item logic (its
 cursor, its checkpoint, its 403 warning) runs on the stream's own thread exactly as in a plain loop:
 
-- at most `ahead` items are read ahead of the one being emitted, each through a small buffer (a
+- at most `ahead` items are read ahead of the one being emitted, each through a bounded buffer (a
   worker waits when its item's buffer is full), so memory stays bounded whatever an item's size;
 - an item's failure is raised when the stream reaches that item's results, after the ones before it;
 - nothing is read that a plain loop would not read: closing the generator (the stream stopped, or
@@ -26,15 +26,18 @@ R = TypeVar("R")
 
 #: results handed over at once (one lock round per chunk, not per record)
 CHUNK = 50
-#: chunks an item may hold before its worker waits for the stream
-BUFFERED_CHUNKS = 8
+#: chunks one fan-out may hold for its items ahead (about 10,000 records)…
+BUFFERED_CHUNKS = 200
+#: …and for one item: ten pages of a list (whose pages can only be read one after another)
+ITEM_CHUNKS = 20
 
 
 class _Reading(Generic[T, R]):
     """One item's read in a worker thread, its results passed on through a bounded buffer."""
 
-    def __init__(self, item: T) -> None:
+    def __init__(self, item: T, capacity: int) -> None:
         self.item = item
+        self._capacity = capacity  # chunks
         self._condition = threading.Condition()
         self._chunks: deque[list[R]] = deque()
         self._error: BaseException | None = None
@@ -64,7 +67,7 @@ class _Reading(Generic[T, R]):
 
     def _hand_over(self, chunk: list[R]) -> bool:
         with self._condition:
-            while len(self._chunks) >= BUFFERED_CHUNKS and not self._cancelled:
+            while len(self._chunks) >= self._capacity and not self._cancelled:
                 self._condition.wait()
             if self._cancelled:
                 return False
@@ -113,6 +116,7 @@ def fan_out(
     leaves unread is cancelled when it moves on (or closes this generator).
     """
     ahead = max(1, ahead)
+    capacity = max(1, min(ITEM_CHUNKS, BUFFERED_CHUNKS // ahead))
     source = iter(items)
     queued: deque[_Reading[T, R] | _ItemsFailed] = deque()
     current: _Reading[T, R] | None = None
@@ -130,7 +134,7 @@ def fan_out(
                     queued.append(_ItemsFailed(error))
                     exhausted = True
                     break
-                reading: _Reading[T, R] = _Reading(item)
+                reading: _Reading[T, R] = _Reading(item, capacity)
                 pool.submit(reading.run, read)
                 queued.append(reading)
             if not queued:

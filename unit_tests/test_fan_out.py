@@ -11,7 +11,7 @@ import requests_mock as rm
 
 from source_qualtrics.client import QualtricsClient
 from source_qualtrics.errors import CredentialsRejected
-from source_qualtrics.fan_out import BUFFERED_CHUNKS, CHUNK, fan_out
+from source_qualtrics.fan_out import CHUNK, ITEM_CHUNKS, fan_out
 from unit_tests.builders import BASE_URL, error_body
 
 
@@ -88,7 +88,7 @@ def test_one_items_buffer_is_bounded_while_the_stream_is_slow() -> None:
 
     def read(item: int) -> Iterator[int]:
         nonlocal produced
-        for value in range(20 * CHUNK * BUFFERED_CHUNKS):
+        for value in range(20 * CHUNK * ITEM_CHUNKS):
             produced += 1
             yield value
 
@@ -96,8 +96,8 @@ def test_one_items_buffer_is_bounded_while_the_stream_is_slow() -> None:
     for _, results in fan_out([0], read, ahead=2):
         for _ in results:
             consumed += 1
-            assert produced - consumed <= CHUNK * (BUFFERED_CHUNKS + 1)
-    assert consumed == 20 * CHUNK * BUFFERED_CHUNKS
+            assert produced - consumed <= CHUNK * (ITEM_CHUNKS + 1)
+    assert consumed == 20 * CHUNK * ITEM_CHUNKS
 
 
 def test_closing_early_stops_every_read_in_progress_and_starts_no_more() -> None:
@@ -131,7 +131,7 @@ def test_an_item_left_unread_is_cancelled_when_the_stream_moves_on() -> None:
 
     def read(item: int) -> Iterator[int]:
         try:
-            yield from range(100 * CHUNK * BUFFERED_CHUNKS) if item == 0 else [item]
+            yield from range(100 * CHUNK * ITEM_CHUNKS) if item == 0 else [item]
         finally:
             if item == 0:
                 stopped.set()
