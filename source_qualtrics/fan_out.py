@@ -26,9 +26,9 @@ R = TypeVar("R")
 
 #: results handed over at once (one lock round per chunk, not per record)
 CHUNK = 50
-#: chunks one fan-out may hold for its items ahead (about 10,000 records)…
+#: chunks one fan-out may hold for its items ahead (about 10,000 records)...
 BUFFERED_CHUNKS = 200
-#: …and for one item: ten pages of a list (whose pages can only be read one after another)
+#: ...and for one item: ten pages of a list (whose pages can only be read one after another)
 ITEM_CHUNKS = 20
 
 
