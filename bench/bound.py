@@ -49,6 +49,8 @@ def pacing_bound(
             by_kind[kinds[name]] = by_kind.get(kinds[name], 0) + count
     requests = sum(by_kind.values())
     minutes = {ALL_REQUESTS: requests / requests_per_minute}
-    minutes.update({kind: by_kind[kind] / limit for kind, limit in endpoint_limits.items() if kind in by_kind})
+    minutes.update(
+        {kind: by_kind[kind] / limit for kind, limit in endpoint_limits.items() if kind in by_kind}
+    )
     binding = max(minutes, key=lambda kind: minutes[kind])
     return PacingBound(minutes[binding] * 60.0, binding, requests, by_kind)

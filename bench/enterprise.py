@@ -145,10 +145,8 @@ def enterprise(workdir: Path, surveys: int, distributions: int, contacts: int) -
             contact_transactions_per_sync=10_000_000,
         )
         survey_ids = sim.admin.survey_ids()
-        directory = _default_directory(sim)
-        change_one_percent(
-            sim, survey_ids, distributions, _contacts(connector, sim, discovered, directory), directory
-        )
+        directory = default_directory(sim)
+        change_one_percent(sim, survey_ids, distributions, sampled_contacts(sim, directory), directory)
         for name in names:
             log(f"  nightly: {name}")
             figure.nightly[name], _ = read(connector, sim, configure(discovered, name), states[name])
@@ -156,7 +154,7 @@ def enterprise(workdir: Path, surveys: int, distributions: int, contacts: int) -
     return figure
 
 
-def _default_directory(sim: SimulatorProcess) -> str:
+def default_directory(sim: SimulatorProcess) -> str:
     import json
     import urllib.request
 
@@ -165,9 +163,7 @@ def _default_directory(sim: SimulatorProcess) -> str:
         return str(json.loads(response.read())["result"]["elements"][0]["directoryId"])
 
 
-def _contacts(
-    connector: Connector, sim: SimulatorProcess, discovered: dict[str, Any], directory: str
-) -> list[str]:
+def sampled_contacts(sim: SimulatorProcess, directory: str) -> list[str]:
     """Every 7th contact of the default directory (read through the API, as a client would)."""
     import json
     import urllib.request
