@@ -251,14 +251,14 @@ RUNS: dict[str, Callable[[Path, Sizes, list[float], float], list[Row]]] = {
 
 
 def connector_commit() -> str:
-    """The commit of the checkout measured (with `+` when it has uncommitted changes)."""
+    """The commit of the checkout measured (with `+` when the connector's code has uncommitted changes)."""
     here = Path(__file__).parent
     try:
         commit = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"], cwd=here, capture_output=True, text=True, check=True
         ).stdout.strip()
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
+            ["git", "status", "--porcelain", "--", "../source_qualtrics"],
             cwd=here,
             capture_output=True,
             text=True,
