@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import sys
 import time
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -115,10 +116,11 @@ def change_one_percent(
     sim.admin.add_transactions(directory, contacts[: max(1, len(contacts) // 100)])
 
 
-def enterprise(workdir: Path, surveys: int, distributions: int, contacts: int) -> EnterpriseFigure:
-    figure = EnterpriseFigure(surveys, distributions, contacts)
-    connector = Connector(workdir / "connector", timeout=7200)
-    with simulator_process(
+def enterprise_brand(
+    workdir: Path, surveys: int, distributions: int, contacts: int
+) -> AbstractContextManager[SimulatorProcess]:
+    """The simulated brand: 2 responses a survey, as many transactions as contacts."""
+    return simulator_process(
         workdir,
         seed=13,
         surveys=surveys,
@@ -127,7 +129,13 @@ def enterprise(workdir: Path, surveys: int, distributions: int, contacts: int) -
         contacts=contacts,
         distributions=distributions,
         transactions=contacts,
-    ) as sim:
+    )
+
+
+def enterprise(workdir: Path, surveys: int, distributions: int, contacts: int) -> EnterpriseFigure:
+    figure = EnterpriseFigure(surveys, distributions, contacts)
+    connector = Connector(workdir / "connector", timeout=7200)
+    with enterprise_brand(workdir, surveys, distributions, contacts) as sim:
         discovered = connector.discover(simulator_config(sim.base_url))
         names = [s["name"] for s in discovered["streams"] if s["name"] not in EXPORT_STREAMS]
         states: dict[str, Any] = {}

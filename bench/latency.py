@@ -35,7 +35,14 @@ from pathlib import Path
 from typing import Any
 
 from bench.bound import PacingBound, pacing_bound
-from bench.enterprise import EXPORT_STREAMS, UNPACED, change_one_percent, default_directory, sampled_contacts
+from bench.enterprise import (
+    EXPORT_STREAMS,
+    UNPACED,
+    change_one_percent,
+    default_directory,
+    enterprise_brand,
+    sampled_contacts,
+)
 from bench.measure import connector_args, expect, log, measure
 from testkit import Connector, SimulatorProcess, configure, simulator_config, simulator_process
 
@@ -157,19 +164,6 @@ def responses_first_sync(workdir: Path, sizes: Sizes, latencies: list[float], ji
         return list(runner.each_latency(figure, lambda: args, surveys * RESPONSES_PER_SURVEY))
 
 
-def every_stream_brand(workdir: Path, sizes: Sizes) -> Any:
-    return simulator_process(
-        workdir,
-        seed=13,
-        surveys=sizes.surveys,
-        responses=2,
-        in_progress=0,
-        contacts=sizes.contacts,
-        distributions=sizes.distributions,
-        transactions=sizes.contacts,
-    )
-
-
 def non_export_catalog(connector: Connector, sim: SimulatorProcess) -> dict[str, Any]:
     discovered = connector.discover(simulator_config(sim.base_url))
     names = [s["name"] for s in discovered["streams"] if s["name"] not in EXPORT_STREAMS]
@@ -196,7 +190,7 @@ def nightly(workdir: Path, sizes: Sizes, latencies: list[float], jitter_ms: floa
     """(b) Every non-export stream's sync after 1% of everything changed, from a first sync's state."""
     figure = f"(b) nightly, every non-export stream, {sizes_label(sizes)}, 1% changed"
     connector = Connector(workdir / "connector", timeout=7200)
-    with every_stream_brand(workdir, sizes) as sim:
+    with enterprise_brand(workdir, sizes.surveys, sizes.distributions, sizes.contacts) as sim:
         catalog = non_export_catalog(connector, sim)
         state = unpaced_first_sync(connector, sim, catalog, **UNBOUNDED_TRANSACTIONS)
         directory = default_directory(sim)
@@ -213,7 +207,7 @@ def first_sync(workdir: Path, sizes: Sizes, latencies: list[float], jitter_ms: f
     quarter = sizes.quarter()
     figure = f"(c) first sync, every non-export stream, {sizes_label(quarter)}"
     connector = Connector(workdir / "connector", timeout=7200)
-    with every_stream_brand(workdir, quarter) as sim:
+    with enterprise_brand(workdir, quarter.surveys, quarter.distributions, quarter.contacts) as sim:
         catalog = non_export_catalog(connector, sim)
         config = simulator_config(sim.base_url)
         runner = Runner(sim, latencies, jitter_ms)
