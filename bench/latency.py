@@ -34,6 +34,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from bench.bound import PacingBound, pacing_bound
 from bench.enterprise import (
     EXPORT_STREAMS,
@@ -43,8 +45,15 @@ from bench.enterprise import (
     enterprise_brand,
     sampled_contacts,
 )
-from bench.measure import connector_args, expect, log, measure
-from testkit import Connector, SimulatorProcess, configure, simulator_config, simulator_process
+from bench.measure import STATE_PREFIX, connector_args, expect, log, measure
+from testkit import (
+    Connector,
+    SimulatorProcess,
+    configure,
+    latest_state_per_stream,
+    simulator_config,
+    simulator_process,
+)
 
 RESULTS = Path(__file__).parent / "results" / "latency.md"
 FIGURES = ("responses", "nightly", "first", "skip")
@@ -102,7 +111,7 @@ HEADER = [
     "simulated latency, the connector paced as users run it. Bound = the larger of all requests / 1,000 "
     "per minute and, per endpoint kind, its requests / its budget (`source_qualtrics.pacing`); in flight = "
     "the most API requests the simulator saw at once; load = the 1-minute load average at the end "
-    "(2 cores shared with other work); connector = the commit measured.",
+    "(2 cores shared with other work); connector = the last commit that changed `source_qualtrics/`.",
     "",
     "| figure | latency | wall, s | bound, s (budget that sets it) | wall / bound (goal <= 1.25x) "
     "| requests | in flight, most | peak RSS, MB | 429s | load | connector |",
@@ -173,13 +182,25 @@ def non_export_catalog(connector: Connector, sim: SimulatorProcess) -> dict[str,
 def unpaced_first_sync(
     connector: Connector, sim: SimulatorProcess, catalog: dict[str, Any], **settings: Any
 ) -> list[dict[str, Any]]:
-    """The state a first sync leaves, made fast: unpaced, at 0 ms latency."""
+    """The state a first sync leaves, made fast: unpaced, at 0 ms latency.
+
+    Its output is read a line at a time and only the STATE lines are parsed: the bench process must
+    stay small, since a child starts as a copy of it and its peak RSS would count in every later run's.
+    """
     log("  first sync to start from (unpaced, 0 ms)")
-    config = simulator_config(sim.base_url, **settings)
-    run = connector.execute([*UNPACED, *connector.args("read", config, catalog)[1:]])
-    if run.returncode != 0:
-        raise RuntimeError(f"the unpaced first sync failed\n{run.tail()}")
-    return run.latest_states()
+    args = [*UNPACED, *connector.args("read", simulator_config(sim.base_url, **settings), catalog)[1:]]
+    with tempfile.TemporaryFile() as stderr:
+        process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=stderr, bufsize=1 << 20)
+        assert process.stdout is not None
+        states = latest_state_per_stream(
+            orjson.loads(line)["state"] for line in process.stdout if line.startswith(STATE_PREFIX)
+        )
+        if process.wait() != 0:
+            stderr.seek(0)
+            raise RuntimeError(
+                f"the unpaced first sync exited {process.returncode}: {stderr.read()[-3000:]!r}"
+            )
+    return states
 
 
 def sizes_label(sizes: Sizes) -> str:
@@ -245,19 +266,15 @@ RUNS: dict[str, Callable[[Path, Sizes, list[float], float], list[Row]]] = {
 
 
 def connector_commit() -> str:
-    """The commit of the checkout measured (with `+` when the connector's code has uncommitted changes)."""
-    here = Path(__file__).parent
+    """The last commit that changed the connector's code (`+`: it has uncommitted changes too)."""
+    source = Path(__file__).parent.parent / "source_qualtrics"
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=source, capture_output=True, text=True, check=True).stdout
+
     try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=here, capture_output=True, text=True, check=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--", "../source_qualtrics"],
-            cwd=here,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
+        commit = git("log", "-1", "--format=%h", "--", ".").strip()
+        dirty = git("status", "--porcelain", "--", ".").strip()
     except (OSError, subprocess.CalledProcessError):
         return "?"
     return commit + ("+" if dirty else "")
