@@ -281,14 +281,17 @@ def connector_commit() -> str:
 
 
 def merged_table(existing: str, rows: list[Row]) -> str:
-    """`existing` (a table this module wrote, or nothing) with the rows of `rows`' figures replaced."""
-    replaced = {row.figure for row in rows}
-    kept = [
-        line
-        for line in existing.splitlines()
-        if line.startswith("| (") and line.split(" | ", 1)[0][2:] not in replaced
-    ]
-    lines = sorted([*kept, *(row.line() for row in rows)], key=lambda line: line.split(" | ", 1)[0])
+    """`existing` (a table this module wrote, or nothing) with the rows measured again replaced: a row
+    is a figure at a latency, so a figure run at one latency keeps its rows at the others."""
+
+    def key(line: str) -> tuple[str, str]:
+        figure, latency = line.split(" | ", 2)[:2]
+        return figure, latency
+
+    new = [row.line() for row in rows]
+    replaced = {key(line) for line in new}
+    kept = [line for line in existing.splitlines() if line.startswith("| (") and key(line) not in replaced]
+    lines = sorted([*kept, *new], key=lambda line: (key(line)[0], float(key(line)[1].split()[0])))
     return "\n".join([*HEADER, *lines]) + "\n"
 
 

@@ -18,12 +18,14 @@ def test_a_row_says_latency_jitter_and_wall_over_bound() -> None:
 
 
 def test_a_figure_run_again_replaces_its_rows_and_keeps_the_others() -> None:
-    first = merged_table("", [row("(b) nightly", 0, 10.0), row("(a) responses", 0, 20.0)])
-    again = merged_table(first, [row("(b) nightly", 0, 11.0), row("(b) nightly", 250, 30.0)])
-    body = again.splitlines()[len(HEADER) :]
+    first = merged_table(
+        "", [row("(b) nightly", 0, 10.0), row("(b) nightly", 250, 40.0), row("(a) x", 0, 20.0)]
+    )
+    again = merged_table(first, [row("(b) nightly", 0, 11.0), row("(a) x", 250, 30.0)])
     assert again.splitlines()[: len(HEADER)] == HEADER
-    assert [line.split(" | ")[:3] for line in body] == [
-        ["| (a) responses", "0 ms", "20.0"],
+    assert [line.split(" | ")[:3] for line in again.splitlines()[len(HEADER) :]] == [
+        ["| (a) x", "0 ms", "20.0"],
+        ["| (a) x", "250 ms + 0-100 ms", "30.0"],
         ["| (b) nightly", "0 ms", "11.0"],
-        ["| (b) nightly", "250 ms + 0-100 ms", "30.0"],
+        ["| (b) nightly", "250 ms + 0-100 ms", "40.0"],
     ]
