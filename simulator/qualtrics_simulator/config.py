@@ -33,6 +33,7 @@ RUNTIME_KNOBS = (
     "export_forbidden_surveys",
     "export_missing_surveys",
     "forbidden_paths",
+    "drop_responses",
 )
 
 
@@ -81,6 +82,9 @@ class SimulatorConfig:
     # Surveys listed by /surveys whose POST export-responses answers 403 (no permission) or 404 (GSI_2).
     export_forbidden_surveys: list[str] = field(default_factory=list)
     export_missing_surveys: list[str] = field(default_factory=list)
+    # A silent loss no other check catches: the next export of each named survey omits this many of its
+    # responses (its oldest), yet completes as usual (the connector's completeness check must see it).
+    drop_responses: dict[str, int] = field(default_factory=dict)
 
     # --- XM Directory and distributions at enterprise size (directory_scale.py); 0 keeps the small
     # fixed directory (12 + 7 contacts, 3 distributions per survey, 0-2 transactions per contact).

@@ -101,6 +101,14 @@ class SurveyExportStream(Stream):
     def checkpoint(self) -> None:
         """The CDK writes the state next: build it now (it reads `state` after every record)."""
 
+    def has_final_work(self) -> bool:
+        """Whether `final_work` has cursors to move once every export is handled."""
+        return False
+
+    def final_work(self) -> None:
+        """Every export of the stream was handled: work that moves cursors, run in one last batch so
+        the CDK writes a STATE after it."""
+
     def sync_done(self) -> None:
         """Every export of the stream was handled: the place for a summary of the sync."""
 
@@ -139,6 +147,8 @@ class SurveyExportStream(Stream):
             self._upcoming = upcoming
             yield {"batch": batch}
             batch += 1
+        if self.has_final_work():
+            yield {"batch": batch, "final": True}
         self.sync_done()
         self._end_with_failures()
 
@@ -160,6 +170,10 @@ class SurveyExportStream(Stream):
     ) -> Iterable[Mapping[str, Any] | AirbyteMessage]:
         """One batch: finished exports until a checkpoint is due (or none are left)."""
         if not stream_slice or "batch" not in stream_slice:
+            return
+        if stream_slice.get("final"):
+            self.final_work()
+            self.checkpoint()
             return
         result, self._upcoming = self._upcoming, None
         while result is not None:
