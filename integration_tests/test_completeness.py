@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -151,3 +152,67 @@ def test_edits_deletions_and_test_responses_during_a_sync_raise_no_false_alarm(
     counts = counts_by_survey(second)
     assert all(record["check"] == "changes" and record["shortfall"] == 0 for record in counts.values())
     assert all(record["deleted"] == 8 for record in counts.values())
+
+
+DOCS = Path(__file__).resolve().parent.parent / "docs" / "qualtrics.md"
+DOCS_QUERY_TITLE = "-- Surveys whose warehouse disagrees with Qualtrics' counts"
+
+
+def docs_query() -> str:
+    text = DOCS.read_text()
+    start = text.index(DOCS_QUERY_TITLE)
+    return text[start : text.index("```", start)]
+
+
+class Warehouse:
+    """The three tables the docs query reads, appended to after each sync as a destination would."""
+
+    COLUMNS = {
+        "responses": "surveyId VARCHAR, responseId VARCHAR, recordedDate TIMESTAMPTZ",
+        "response_ids": "surveyId VARCHAR, responseId VARCHAR, recordedDate TIMESTAMPTZ, snapshotAt TIMESTAMPTZ",
+        "survey_response_counts": "surveyId VARCHAR, readAt TIMESTAMPTZ, auditable BIGINT, generated BIGINT, "
+        "deleted BIGINT, shortfall BIGINT",
+    }
+
+    def __init__(self, duckdb: Any) -> None:
+        self.db = duckdb.connect()
+        for table, columns in self.COLUMNS.items():
+            self.db.execute(f"CREATE TABLE {table} ({columns})")
+
+    def load(self, run: Run) -> None:
+        for table, columns in self.COLUMNS.items():
+            names = [column.split()[0] for column in columns.split(", ")]
+            rows = [[record.get(name) for name in names] for record in run.records(table)]
+            if rows:
+                marks = ", ".join("?" for _ in names)
+                self.db.executemany(f"INSERT INTO {table} VALUES ({marks})", rows)
+
+    def disagreeing(self) -> list[tuple[Any, ...]]:
+        return self.db.execute(f"SELECT surveyId, missing, likely_cause FROM ({docs_query()})").fetchall()
+
+
+def test_the_docs_query_finds_the_survey_that_lost_responses_and_nothing_after_a_healthy_sync(
+    brand: ServerHandle, connector: Connector, discovered: dict[str, Any]
+) -> None:
+    duckdb = pytest.importorskip("duckdb", reason="duckdb is not installed (make demo installs it)")
+    sim = brand.sim
+    victim = sim.survey_ids()[1]
+    catalog = configure(discovered, "responses", "response_ids", "survey_response_counts")
+    config = simulator_config(brand.base_url)
+    warehouse = Warehouse(duckdb)
+
+    healthy = connector.run("read", config, catalog=catalog)
+    assert healthy.returncode == 0, healthy.stderr[-3000:]
+    warehouse.load(healthy)
+    assert warehouse.disagreeing() == []
+
+    deleted = list(sim.response_ids(victim))[:2]
+    sim.delete_responses(victim, deleted)  # response_ids sees them: not a disagreement
+    sim.add_responses(victim, 7)
+    sim.set_faults(drop_responses={victim: 4})
+    lossy = connector.run("read", config, catalog=catalog, state=healthy.latest_states())
+    assert lossy.returncode == 0, lossy.stderr[-3000:]
+    warehouse.load(lossy)
+    ((survey_id, missing, cause),) = warehouse.disagreeing()
+    assert (survey_id, missing) == (victim, 4)
+    assert "reported a shortfall" in cause
