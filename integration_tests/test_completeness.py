@@ -169,7 +169,8 @@ class Warehouse:
 
     COLUMNS = {
         "responses": "surveyId VARCHAR, responseId VARCHAR, recordedDate TIMESTAMPTZ",
-        "response_ids": "surveyId VARCHAR, responseId VARCHAR, recordedDate TIMESTAMPTZ, snapshotAt TIMESTAMPTZ",
+        "response_ids": "surveyId VARCHAR, responseId VARCHAR, recordedDate TIMESTAMPTZ, "
+        "snapshotAt TIMESTAMPTZ",
         "survey_response_counts": "surveyId VARCHAR, readAt TIMESTAMPTZ, auditable BIGINT, generated BIGINT, "
         "deleted BIGINT, shortfall BIGINT",
     }
