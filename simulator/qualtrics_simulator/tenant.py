@@ -14,6 +14,7 @@ from .config import SimulatorConfig
 from .directory import Directory, directory_of
 from .exports import ExportManager
 from .faults import Faults
+from .sms import SmsDistributions, sms_of
 from .stats import RequestStats
 from .store import ResponseIds, Store
 
@@ -41,6 +42,11 @@ class Tenant:
     def directory(self) -> Directory:
         """Users, groups, XM Directory and distributions, built on first use."""
         return directory_of(self.store)
+
+    @property
+    def sms_distributions(self) -> SmsDistributions:
+        """SMS distributions (listed apart from email ones), built on first use."""
+        return sms_of(self.store, self.directory)
 
     # --- ground truth and mutations --------------------------------------------------------------------
 
