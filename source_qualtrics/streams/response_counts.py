@@ -13,19 +13,20 @@ one `GET /surveys/{id}` of its own.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, MutableMapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from airbyte_cdk.models import SyncMode
-from airbyte_cdk.sources.streams import IncrementalMixin, Stream
+from airbyte_cdk.sources.streams import Stream
 
 from source_qualtrics.dates import latest
+from source_qualtrics.streams.single_cursor import SingleCursor
 from source_qualtrics.sync import SyncContext
 
 STREAM_NAME = "survey_response_counts"
 
 
-class SurveyResponseCounts(Stream, IncrementalMixin):
+class SurveyResponseCounts(SingleCursor, Stream):
     primary_key = ["surveyId", "readAt"]
     cursor_field = "readAt"
 
@@ -36,19 +37,6 @@ class SurveyResponseCounts(Stream, IncrementalMixin):
     @property
     def name(self) -> str:
         return STREAM_NAME
-
-    @property
-    def source_defined_cursor(self) -> bool:
-        return True
-
-    @property
-    def state(self) -> MutableMapping[str, Any]:
-        return {self.cursor_field: self._cursor} if self._cursor else {}
-
-    @state.setter
-    def state(self, value: MutableMapping[str, Any]) -> None:
-        cursor = (value or {}).get(self.cursor_field)
-        self._cursor = cursor if isinstance(cursor, str) else None
 
     def read_records(
         self,
