@@ -157,4 +157,7 @@ KNOB_PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "export_missing_surveys": _strings,
     "forbidden_paths": _strings,
     "drop_responses": _counts_by_key,
+    "latency_ms": _number,
+    "latency_jitter_ms": _number,
+    "max_in_flight": _optional_cap,
 }
