@@ -33,6 +33,7 @@ RUNTIME_KNOBS = (
     "export_forbidden_surveys",
     "export_missing_surveys",
     "forbidden_paths",
+    "drop_responses",
     "latency_ms",
     "latency_jitter_ms",
     "max_in_flight",
@@ -84,6 +85,9 @@ class SimulatorConfig:
     # Surveys listed by /surveys whose POST export-responses answers 403 (no permission) or 404 (GSI_2).
     export_forbidden_surveys: list[str] = field(default_factory=list)
     export_missing_surveys: list[str] = field(default_factory=list)
+    # A silent loss no other check catches: the next export of each named survey omits this many of its
+    # responses (its oldest), yet completes as usual (the connector's completeness check must see it).
+    drop_responses: dict[str, int] = field(default_factory=dict)
     # Distance to the datacenter (distance.py): every API request waits latency_ms plus up to
     # latency_jitter_ms at random; a credential's requests beyond max_in_flight at once answer 429.
     latency_ms: float = 0.0

@@ -15,6 +15,7 @@ from .directory import Directory, directory_of
 from .distance import Distance
 from .exports import ExportManager
 from .faults import Faults
+from .sms import SmsDistributions, sms_of
 from .stats import RequestStats
 from .store import ResponseIds, Store
 
@@ -31,6 +32,7 @@ class Tenant:
             forbidden_paths=list(base.forbidden_paths),
             export_forbidden_surveys=list(base.export_forbidden_surveys),
             export_missing_surveys=list(base.export_missing_surveys),
+            drop_responses=dict(base.drop_responses),
         )
         self.store = Store(self.config)
         self.faults = Faults(self.config)
@@ -43,6 +45,11 @@ class Tenant:
     def directory(self) -> Directory:
         """Users, groups, XM Directory and distributions, built on first use."""
         return directory_of(self.store)
+
+    @property
+    def sms_distributions(self) -> SmsDistributions:
+        """SMS distributions (listed apart from email ones), built on first use."""
+        return sms_of(self.store, self.directory)
 
     # --- ground truth and mutations --------------------------------------------------------------------
 

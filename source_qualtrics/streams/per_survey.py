@@ -33,6 +33,8 @@ logger = logging.getLogger("airbyte")
 class SurveyResponses(Responses):
     """One survey's responses as a typed table."""
 
+    checks_completeness = False
+
     def __init__(self, sync: SyncContext, survey_id: str, columns: list[Column], **kwargs: Any):
         super().__init__(sync, **kwargs)
         self._survey_id = survey_id
