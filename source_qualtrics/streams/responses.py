@@ -25,6 +25,7 @@ from airbyte_cdk.sources.streams import IncrementalMixin
 from source_qualtrics.completeness import CountsReading, SurveyExportReport, check_survey, warn_shortfall
 from source_qualtrics.dates import NewestTimestamp, iso_millis, latest, now, parse_instant
 from source_qualtrics.export import ExportTask
+from source_qualtrics.fan_out import fan_out
 from source_qualtrics.pacing import EXPORT_STARTS_PER_MINUTE
 from source_qualtrics.streams.export_stream import SurveyExportStream
 from source_qualtrics.streams.partitioned_state import damaged_state, dump_partitions, load_partitions
@@ -334,11 +335,14 @@ class Responses(SurveyExportStream, IncrementalMixin):
     def final_work(self) -> None:
         """Every export is handled: check each survey exported up to its newest changes against a second
         read of its counts, warn about a shortfall, and keep the ceiling its next check starts from."""
-        for survey_id, before in self._before.items():
-            cursor = self._cursors.get(survey_id)
-            if survey_id not in self._caught_up or cursor is None or cursor.backfill:
-                continue  # failed, or a backfill still under way: checked once it has caught up
-            after = self._sync.recount(survey_id)
+        # not failed, nor a backfill still under way: such a survey is checked once it has caught up
+        due = [survey_id for survey_id in self._before if self._caught_up_whole(survey_id)]
+        # the second reads overlap: one light request per checked survey, each a round trip
+        ahead = self._client.max_concurrent_requests
+        recounts = fan_out(due, lambda survey_id: [self._sync.recount(survey_id)], ahead=ahead)
+        for survey_id, afters in recounts:
+            before, cursor = self._before[survey_id], self._cursors[survey_id]
+            after = next(iter(afters))
             if after is None:
                 continue
             check, ceiling = check_survey(
@@ -355,6 +359,10 @@ class Responses(SurveyExportStream, IncrementalMixin):
             self._sync.export_reports[survey_id] = SurveyExportReport(
                 self._emitted_by_survey.get(survey_id, 0), cursor.last_modified, check
             )
+
+    def _caught_up_whole(self, survey_id: str) -> bool:
+        cursor = self._cursors.get(survey_id)
+        return survey_id in self._caught_up and cursor is not None and not cursor.backfill
 
     def sync_done(self) -> None:
         """What each survey's export did, for the counts stream; then, with the skip option off, say

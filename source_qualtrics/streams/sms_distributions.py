@@ -17,7 +17,7 @@ filter is documented for this list, so the look-back is applied to the listed re
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from airbyte_cdk.models import SyncMode
@@ -46,10 +46,10 @@ class SmsDistributions(Distributions):
         return {"surveyId": stream_slice["surveyId"]}
 
     def survey_distributions(
-        self, survey_id: str, sync_mode: SyncMode, stream_state: Mapping[str, Any] | None
+        self, survey_id: str, records: Iterable[Mapping[str, Any]], sync_mode: SyncMode
     ) -> Iterator[Mapping[str, Any]]:
         since = self.since(survey_id, sync_mode)
-        for record in super().survey_distributions(survey_id, sync_mode, stream_state):
+        for record in super().survey_distributions(survey_id, records, sync_mode):
             sent = parse_instant(record.get(self.cursor_field))
             if since is None or sent is None or sent >= since:
                 yield record
