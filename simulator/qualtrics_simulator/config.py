@@ -38,6 +38,10 @@ RUNTIME_KNOBS = (
     "missing_paths",
     "no_history_distributions",
     "history_timeout_page_size",
+    "drop_responses",
+    "latency_ms",
+    "latency_jitter_ms",
+    "max_in_flight",
 )
 
 # How an export with `limit` and `sortByLastModifiedDate` picks and orders its responses. Qualtrics
@@ -106,6 +110,14 @@ class SimulatorConfig:
     # A host (`az1.qualtrics.com`) that `nextPage` links name instead of the one asked, as recorded
     # traffic shows for a brand whose own datacenter differs from the one called (None: the one asked).
     next_page_host: str | None = None
+    # A silent loss no other check catches: the next export of each named survey omits this many of its
+    # responses (its oldest), yet completes as usual (the connector's completeness check must see it).
+    drop_responses: dict[str, int] = field(default_factory=dict)
+    # Distance to the datacenter (distance.py): every API request waits latency_ms plus up to
+    # latency_jitter_ms at random; a credential's requests beyond max_in_flight at once answer 429.
+    latency_ms: float = 0.0
+    latency_jitter_ms: float = 0.0
+    max_in_flight: int | None = None
 
     # --- XM Directory and distributions at enterprise size (directory_scale.py); 0 keeps the small
     # fixed directory (12 + 7 contacts, 3 distributions per survey, 0-2 transactions per contact).

@@ -22,6 +22,8 @@ last activity, so opens, starts and completions stop arriving about 67 days afte
 
 Both streams read surveys in a few groups (`survey_groups`), so at thousands of surveys the
 per-survey state is built and written once per group rather than once per survey or per record.
+Within a group the next surveys' distributions and histories are read ahead in worker threads
+(`QualtricsListStream.read_ahead`); each survey's records, and then its cursor, come in order.
 """
 
 from __future__ import annotations
@@ -121,17 +123,17 @@ class Distributions(_PerSurvey, IncrementalMixin):
         stream_slice: Mapping[str, Any] | None = None,
         stream_state: Mapping[str, Any] | None = None,
     ) -> Iterable[Mapping[str, Any]]:
-        for survey_id in (stream_slice or {}).get("surveyIds", ()):
-            yield from self.survey_distributions(survey_id, sync_mode, stream_state)
+        surveys = ({"surveyId": survey_id} for survey_id in (stream_slice or {}).get("surveyIds", ()))
+        for survey, records in self.children(surveys, sync_mode):
+            yield from self.survey_distributions(survey["surveyId"], records, sync_mode)
         self._cursors.checkpoint()
 
     def survey_distributions(
-        self, survey_id: str, sync_mode: SyncMode, stream_state: Mapping[str, Any] | None
+        self, survey_id: str, records: Iterable[Mapping[str, Any]], sync_mode: SyncMode
     ) -> Iterator[Mapping[str, Any]]:
         """One survey's distributions; its cursor moves to the newest send date once all are out."""
         newest = parse_instant(self._cursors.get(survey_id))
-        child = {"surveyId": survey_id}
-        for record in super().read_records(sync_mode, None, child, stream_state):
+        for record in records:
             sent = parse_instant(record.get(self.cursor_field))
             if sent is not None and sent <= self._now and (newest is None or sent > newest):
                 newest = sent
@@ -158,7 +160,8 @@ class DistributionHistory(_PerSurvey, IncrementalMixin):
         super().__init__(*args, **kwargs)
         self._read_at = SurveyStamps("readAt")
         self._page_size: int | None = HISTORY_PAGE_SIZES[0]
-        self._unread = False  # a distribution of the survey being read is to be read again next sync
+        self._unread: set[str] = set()  # surveys with a distribution to read again next sync
+        self._tried: dict[str, int | None] = {}  # the page size each distribution's history was asked at
 
     @property
     def name(self) -> str:
@@ -188,18 +191,39 @@ class DistributionHistory(_PerSurvey, IncrementalMixin):
         stream_slice: Mapping[str, Any] | None = None,
         stream_state: Mapping[str, Any] | None = None,
     ) -> Iterable[Mapping[str, Any]]:
-        for survey_id in (stream_slice or {}).get("surveyIds", ()):
-            try:
-                distribution_ids = list(self.readable_distributions(survey_id, sync_mode))
-            except Forbidden as forbidden:  # this survey's distributions only; its cursor stays
-                self.warn_forbidden(str(forbidden), forbidden.key)
-                continue
-            self._unread = False
-            for distribution_id in distribution_ids:
-                yield from self.history_of({"surveyId": survey_id, "distributionId": distribution_id})
-            if sync_mode == SyncMode.incremental and not self._unread:
-                self._read_at[survey_id] = api_format(self._sync.started_at)
+        survey_ids = (stream_slice or {}).get("surveyIds", ())
+        for step, pages in self.read_ahead(self.history_steps(survey_ids, sync_mode), self.history_pages):
+            if "forbidden" in step:  # this survey's distributions only; its cursor stays
+                self.warn_forbidden(str(step["forbidden"]), step["forbidden"].key)
+            elif "distributionId" in step:
+                yield from self.history_of(step, pages)
+            elif sync_mode == SyncMode.incremental and step["surveyId"] not in self._unread:
+                self._read_at[step["surveyId"]] = api_format(self._sync.started_at)  # every history is out
         self._read_at.checkpoint()
+
+    def history_steps(self, survey_ids: Iterable[str], sync_mode: SyncMode) -> Iterator[dict[str, Any]]:
+        """Per survey, its distribution lists read ahead: a step per distribution whose history to
+        read, then the survey itself (all read); or, when its distributions are refused, the refusal."""
+        listed = self.read_ahead(
+            survey_ids, lambda survey_id: self.readable_distributions(survey_id, sync_mode)
+        )
+        for survey_id, distribution_ids in listed:
+            try:
+                ids = list(distribution_ids)
+            except Forbidden as forbidden:
+                yield {"surveyId": survey_id, "forbidden": forbidden}
+                continue
+            for distribution_id in ids:
+                yield {"surveyId": survey_id, "distributionId": distribution_id}
+            yield {"surveyId": survey_id}
+
+    def history_pages(self, step: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+        """A distribution step's history (in a worker thread); the other steps read nothing."""
+        if "distributionId" not in step:
+            return iter(())
+        size = self._tried[step["distributionId"]] = self._page_size
+        params = {"pageSize": size} if size is not None else None
+        return self._client.paginate(self.path.format(**step), params)
 
     def readable_distributions(self, survey_id: str, sync_mode: SyncMode) -> Iterator[str]:
         """Ids of the survey's distributions to read the history of (test emails have none)."""
@@ -227,44 +251,46 @@ class DistributionHistory(_PerSurvey, IncrementalMixin):
             params["sendStartDate"] = api_format(since)
         return params
 
-    def request_params(self, stream_slice: Mapping[str, Any], sync_mode: SyncMode) -> dict[str, Any]:
-        return {"pageSize": self._page_size} if self._page_size is not None else {}
-
-    def history_of(self, child: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
+    def history_of(self, step: Mapping[str, Any], pages: Iterator[Any]) -> Iterator[Mapping[str, Any]]:
         """One distribution's history. Pages that time out are read again smaller, skipping the
         recipients already emitted; a read that still fails costs this distribution only."""
         emitted: set[Any] = set()
         while True:
             try:
-                for record in super().read_records(SyncMode.full_refresh, None, child, None):
+                for record in self.records_of(step, pages):
                     if record.get("contactId") not in emitted:
                         emitted.add(record.get("contactId"))
                         yield record
                 return
             except QualtricsApiError as error:
-                if error.status == 504 and self._smaller_pages(child, error):
+                if error.status == 504 and self._smaller_pages(step, error):
+                    pages = self.history_pages(step)
                     continue
                 failure = history_failure(error)
                 if failure is None:
                     raise
-                self._unread = self._unread or failure is HistoryFailure.LATER
+                if failure is HistoryFailure.LATER:
+                    self._unread.add(step["surveyId"])
                 logger.warning(
                     "distribution_history: distribution %s of survey %s %s (%s); skipped.",
-                    child["distributionId"],
-                    child["surveyId"],
+                    step["distributionId"],
+                    step["surveyId"],
                     failure.value,
                     error,
                 )
                 return
 
-    def _smaller_pages(self, child: Mapping[str, Any], error: QualtricsApiError) -> bool:
-        """Step down to the next smaller page size; False when the smallest one timed out too."""
-        at = HISTORY_PAGE_SIZES.index(self._page_size)
+    def _smaller_pages(self, step: Mapping[str, Any], error: QualtricsApiError) -> bool:
+        """Step down to the next smaller page size (unless another distribution did since this one was
+        asked: histories are read ahead); False when the smallest one timed out too."""
+        at = HISTORY_PAGE_SIZES.index(self._tried.get(step["distributionId"], self._page_size))
+        if HISTORY_PAGE_SIZES.index(self._page_size) > at:
+            return True
         if at + 1 >= len(HISTORY_PAGE_SIZES):
             return False
         self._page_size = HISTORY_PAGE_SIZES[at + 1]
         self.warn_forbidden(
-            f"distribution_history: a history page of distribution {child['distributionId']} kept timing "
+            f"distribution_history: a history page of distribution {step['distributionId']} kept timing "
             f"out ({error}); histories are read {self._page_size} recipients per page from now on, as "
             "Qualtrics advises for big distributions.",
             "history page size",
