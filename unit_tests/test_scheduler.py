@@ -23,6 +23,7 @@ from source_qualtrics.export import (
     ExportTiming,
     ResponseExporter,
     SurveyFailure,
+    Workers,
 )
 from source_qualtrics.export_cache import ExportCache
 from source_qualtrics.windows import Window
@@ -96,6 +97,7 @@ def scheduler(
     timing: ExportTiming | None = None,
     cache: ExportCache | None = None,
     split: Callable[[ExportTask, int], list[ExportTask] | None] = lambda task, attempts: None,
+    workers: Workers | None = None,
 ) -> ExportScheduler:
     exporter = ResponseExporter(
         fake,  # type: ignore[arg-type]  # the export endpoints are all the exporter calls
@@ -104,7 +106,15 @@ def scheduler(
         sleep=fake.sleep,
         clock=fake.clock,
     )
-    return ExportScheduler(exporter, tasks, concurrency, cache or ExportCache(), split=split)
+    surveys = list(dict.fromkeys(task.survey_id for task in tasks))
+    return ExportScheduler(
+        exporter, surveys, plan_of(tasks), concurrency, cache or ExportCache(), split=split, workers=workers
+    )
+
+
+def plan_of(tasks: list[ExportTask]) -> Callable[[str], list[ExportTask]]:
+    """The stream's `tasks` for a fixed list: each survey's tasks in their listed order."""
+    return lambda survey_id: [task for task in tasks if task.survey_id == survey_id]
 
 
 def chunk_task(survey_id: str, window: Window) -> ExportTask:
@@ -298,14 +308,16 @@ def test_tasks_are_planned_while_the_running_exports_wait_and_the_biggest_start_
     fake = FakeExports({f"SV_{n}": 10.0 for n in range(6)})
     planned: list[tuple[float, str]] = []
 
-    def plan() -> Iterator[ExportTask]:
-        for n in range(6):
-            planned.append((fake.now, f"SV_{n}"))
-            yield whole(f"SV_{n}")
+    def plan(survey_id: str) -> list[ExportTask]:
+        planned.append((fake.now, survey_id))
+        return [whole(survey_id)]
 
     exporter = ResponseExporter(fake, lambda: tmp_path, sleep=fake.sleep, clock=fake.clock)  # type: ignore[arg-type]
     sizes = {"SV_4": 900, "SV_5": 800}
-    run = ExportScheduler(exporter, plan(), 2, ExportCache(), size=lambda task: sizes.get(task.survey_id, 0))
+    surveys = [f"SV_{n}" for n in range(6)]
+    run = ExportScheduler(
+        exporter, surveys, plan, 2, ExportCache(), size=lambda task: sizes.get(task.survey_id, 0)
+    )
     results = run.results()
     assert isinstance(next(results), ExportReady)
     assert [at for at, _ in planned] == [0.0] * 6, "all planned before the first export finished"
