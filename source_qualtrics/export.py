@@ -19,7 +19,7 @@ import tempfile
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future
 from concurrent.futures import wait as wait_for
 from dataclasses import dataclass
@@ -392,7 +392,7 @@ class ExportScheduler:
         self._dropped.add(survey_id)
         self._running = [job for job in self._running if job.task.survey_id != survey_id]
 
-    def results(self) -> Iterator[ExportReady | SurveyFailure]:
+    def results(self) -> Generator[ExportReady | SurveyFailure, None, None]:
         """Files (and failures) in the order their exports finish; closing it stops the workers."""
         try:
             while True:

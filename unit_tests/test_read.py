@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import threading
+from typing import Any
+
 import pendulum
 import requests
 from airbyte_cdk.models import SyncMode
@@ -320,3 +323,39 @@ def test_in_progress_responses_are_exported_only_where_an_open_session_can_remai
         source, config(in_progress_lookback_days=0), "in_progress_responses", sync_mode=SyncMode.full_refresh
     )
     assert {sid: export.start.call_count for sid, export in exports.items()} == {SV_A: 2, SV_B: 2, SV_C: 1}
+
+
+def test_a_later_planned_export_that_finishes_first_is_checkpointed_without_the_earlier_one(
+    source, api
+) -> None:  # type: ignore[no-untyped-def]
+    """A's export, planned first, stays in progress until B's file is downloaded: B's records and a
+    STATE holding B alone come first; A's cursor appears only after A's records."""
+    list_surveys(api, SV_A, SV_B)
+    a_file, b_file = (
+        zip_of({f"{name}.ndjson": ndjson([response(f"R_{name}00000000000001")])}) for name in "ab"
+    )
+    a = FakeExportApi(api, SV_A, a_file, token="tok-a")
+    b = FakeExportApi(api, SV_B, b_file, token="tok-b")
+    b_downloaded = threading.Event()
+
+    def a_progress(request: Any, context: Any) -> dict[str, Any]:
+        if not b_downloaded.wait(0.01):
+            return envelope({"percentComplete": 50.0, "status": "inProgress"})
+        return envelope(a.complete)
+
+    def b_download(request: Any, context: Any) -> bytes:
+        b_downloaded.set()
+        return b_file
+
+    api.get(a.progress_url, json=a_progress)
+    api.get(b.file_url, content=b_download)
+
+    output = run_read(source, config(), "responses")
+
+    kinds = [m.type.value for m in output.records_and_state_messages]
+    assert kinds == ["RECORD", "STATE", "RECORD", "STATE"]
+    assert [m.record.data["surveyId"] for m in output.records] == [SV_B, SV_A]
+    first, last = state_values(output)
+    assert cursor_of(first, SV_B)["continuationToken"] == "tok-b"
+    assert cursor_of(first, SV_A) is None, "A's records were not emitted yet"
+    assert cursor_of(last, SV_A)["continuationToken"] == "tok-a"
