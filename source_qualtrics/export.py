@@ -527,10 +527,8 @@ class ExportScheduler:
 
     def _next_pending(self) -> ExportTask | None:
         while self._pending or self._plan_one():
-            if self._ready:
-                return None  # hand the reused file back first
             if not self._pending:
-                continue
+                continue  # that survey needs no export, or its file was reused
             _, task = heapq.heappop(self._pending)
             if task.survey_id not in self._dropped:
                 return task
