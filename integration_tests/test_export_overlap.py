@@ -98,3 +98,28 @@ def test_a_sync_with_overlapping_requests_killed_midway_resumes_losing_nothing(
     assert not {key for key in after if key[0] in checkpointed}, "no checkpointed survey exported again"
     share = -(-SURVEYS // 8)
     assert len(set(emitted_before) & set(after)) <= 3 * (share + 4), "at most a share and those in flight"
+
+
+def test_an_incremental_sync_skipping_unchanged_surveys_reads_each_survey_once_with_overlap(
+    serve: Callable[..., ServerHandle], connector: Connector, discovered: dict[str, Any]
+) -> None:
+    """The skip option's count reads run ahead on the workers: one per survey, and only the changed
+    surveys exported."""
+    server = serve(latency_ms=LATENCY_MS)
+    config = simulator_config(
+        server.base_url, max_concurrent_requests=CONCURRENT_REQUESTS, skip_unchanged_surveys=True
+    )
+    catalog = configure(discovered, "responses")
+    first = connector.run("read", config, catalog=catalog)
+    assert first.returncode == 0, first.tail()
+    changed = server.sim.touch_surveys(fraction=0.1)
+    server.sim.reset_counts()
+
+    again = connector.run("read", config, catalog=catalog, state=first.latest_states())
+    assert again.returncode == 0, again.tail()
+    added = {(survey_id, rid) for survey_id, change in changed.items() for rid in change["added"]}
+    assert set(keys(again.records("responses"))) == added
+    counts = server.sim.request_counts()
+    assert counts["GET surveys/{id}"] == SURVEYS, "each survey's counts read once"
+    assert counts["export jobs started"] == len(changed)
+    assert 1 < counts["in_flight_max"] <= CONCURRENT_REQUESTS
