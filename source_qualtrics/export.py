@@ -5,7 +5,9 @@ job, and the server-side wait dominates a sync. `ExportScheduler` keeps up to K 
 back each file as soon as it is ready, in completion order, so one slow export holds back nothing.
 Its unit of work is one export of one survey over one window of time (`ExportTask`); a failure stays
 with its survey, and a window Qualtrics cannot export whole is split. Files are spooled to disk and
-read as a stream (`export_file.py`), so memory stays flat whatever the survey's size.
+read as a stream (`export_file.py`), so memory stays flat whatever the survey's size. On a distant
+datacenter every request is a round trip, so the scheduler's requests run on worker threads and overlap;
+its decisions and the parsing stay on the thread that reads its results.
 """
 
 from __future__ import annotations
