@@ -150,6 +150,14 @@ class Responses(SurveyExportStream, IncrementalMixin):
         self._backfill[survey_id] = windows
         return self._in_order(survey_id, windows)
 
+    def prefetch(self, survey_id: str, sync_mode: SyncMode) -> None:
+        """A first sync sizes its windows from the survey's details, the skip option compares their
+        counts and the completeness check starts from them: read them ahead (`SyncContext.details` is
+        safe from any thread)."""
+        cursor = self._cursors.get(survey_id) if sync_mode == SyncMode.incremental else None
+        if cursor is None or not cursor.started or self._may_skip(cursor) or self._counts_checked:
+            self._sync.details(survey_id)
+
     def _in_order(self, survey_id: str, windows: list[Window]) -> list[ExportTask]:
         ordered = sorted(
             windows, key=lambda w: (w.end is None, w.end or 0), reverse=self._config.newest_first
@@ -187,11 +195,16 @@ class Responses(SurveyExportStream, IncrementalMixin):
         windows[0] = Window(start, first.end)  # without a start date, nothing before the first window is lost
         return windows
 
+    @property
+    def _counts_checked(self) -> bool:
+        """A saved filter exports a subset of the responses: nothing to check against the counts."""
+        return self.checks_completeness and not self._config.export_options.filter_id
+
     def _watch_counts(self, survey_id: str, previous_ceiling: int | None, *, whole: bool) -> None:
         """Read the survey's counts before its exports start: the first bound of its completeness check
         (`whole`: one export of all its responses, checked on its own; else its changes are checked
-        against the ceiling the previous check left). A saved filter exports a subset: nothing to check."""
-        if not self.checks_completeness or self._config.export_options.filter_id:
+        against the ceiling the previous check left)."""
+        if not self._counts_checked:
             return
         before = self._sync.counts_reading(survey_id)
         if before is None:
@@ -223,7 +236,7 @@ class Responses(SurveyExportStream, IncrementalMixin):
 
     def _unchanged(self, survey_id: str, cursor: SurveyCursor) -> bool:
         """With the skip option: the counts are as at the last export, and the re-check is not due yet."""
-        if not self._config.skip_unchanged_surveys or cursor.backfill or not cursor.response_counts:
+        if not self._may_skip(cursor):
             return False
         counts = self._sync.response_counts(survey_id)
         if counts is None:
@@ -244,6 +257,10 @@ class Responses(SurveyExportStream, IncrementalMixin):
             )
             return True
         return False
+
+    def _may_skip(self, cursor: SurveyCursor) -> bool:
+        """Whether the skip option applies to this cursor at all (a survey mid-backfill is never skipped)."""
+        return self._config.skip_unchanged_surveys and not cursor.backfill and bool(cursor.response_counts)
 
     def split(self, task: ExportTask, attempts: int) -> list[ExportTask] | None:
         """What to export instead of an export Qualtrics failed (None: the same export once more).
