@@ -103,8 +103,8 @@ def test_a_sync_with_overlapping_requests_killed_midway_resumes_losing_nothing(
 def test_an_incremental_sync_skipping_unchanged_surveys_reads_each_survey_once_with_overlap(
     serve: Callable[..., ServerHandle], connector: Connector, discovered: dict[str, Any]
 ) -> None:
-    """The skip option's count reads run ahead on the workers: one per survey, and only the changed
-    surveys exported."""
+    """The skip option's count reads run ahead on the workers: one per survey (and the completeness
+    check's second one per exported survey), and only the changed surveys exported."""
     server = serve(latency_ms=LATENCY_MS)
     config = simulator_config(
         server.base_url, max_concurrent_requests=CONCURRENT_REQUESTS, skip_unchanged_surveys=True
@@ -120,6 +120,8 @@ def test_an_incremental_sync_skipping_unchanged_surveys_reads_each_survey_once_w
     added = {(survey_id, rid) for survey_id, change in changed.items() for rid in change["added"]}
     assert set(keys(again.records("responses"))) == added
     counts = server.sim.request_counts()
-    assert counts["GET surveys/{id}"] == SURVEYS, "each survey's counts read once"
+    # each survey's counts read once ahead, and once more after the export of each changed survey (the
+    # second bound of its completeness check)
+    assert counts["GET surveys/{id}"] == SURVEYS + len(changed)
     assert counts["export jobs started"] == len(changed)
     assert 1 < counts["in_flight_max"] <= CONCURRENT_REQUESTS
