@@ -87,11 +87,11 @@ def measure(args: list[str], *, connector: bool, download_mark: bytes = DOWNLOAD
     return RunResult(records, seconds, first, usage.ru_maxrss / 1024.0, download)
 
 
-def connector_args(workdir: Path, base_url: str, **settings: Any) -> list[str]:
-    """`read` of `responses`, configured from the connector's own discover output."""
+def connector_args(workdir: Path, base_url: str, stream: str = "responses", **settings: Any) -> list[str]:
+    """`read` of `stream` (`responses` by default), configured from the connector's own discover output."""
     connector = Connector(workdir / "connector")
     config = simulator_config(base_url, **settings)
-    return connector.args("read", config, catalog=configure(connector.discover(config), "responses"))
+    return connector.args("read", config, catalog=configure(connector.discover(config), stream))
 
 
 def measure_ceiling(args: list[str]) -> RunResult:

@@ -91,8 +91,12 @@ class Throughput:
     floor: list[RunResult]
 
 
-def throughput(workdir: Path, responses: int, runs: int) -> Throughput:
-    with simulator_process(workdir, seed=5, surveys=1, responses=responses, export_seconds=0.0) as sim:
+def throughput(workdir: Path, responses: int, runs: int, values: int | None = None) -> Throughput:
+    """`values`: about this many keys in each response's `values` (None: the simulator's default)."""
+    width = {"values_per_response": values} if values else {}
+    with simulator_process(
+        workdir, seed=5, surveys=1, responses=responses, export_seconds=0.0, **width
+    ) as sim:
         (survey,) = sim.admin.survey_ids()
         file_url = build_export(sim.base_url, survey)
         args = connector_args(workdir, sim.base_url)
