@@ -48,6 +48,8 @@ from bench.big import resumed_backfill, slow_export
 from bench.enterprise import enterprise
 from bench.measure import RunResult, ceiling_args, connector_args, expect, log, measure, measure_ceiling
 from bench.scale import scale
+from bench.widths import responses_at, width_throughput
+from bench.widths import section as widths_section
 from testkit import SIM_TOKEN, simulator_process
 
 HEADERS = {"X-API-TOKEN": SIM_TOKEN}
@@ -91,12 +93,8 @@ class Throughput:
     floor: list[RunResult]
 
 
-def throughput(workdir: Path, responses: int, runs: int, values: int | None = None) -> Throughput:
-    """`values`: about this many keys in each response's `values` (None: the simulator's default)."""
-    width = {"values_per_response": values} if values else {}
-    with simulator_process(
-        workdir, seed=5, surveys=1, responses=responses, export_seconds=0.0, **width
-    ) as sim:
+def throughput(workdir: Path, responses: int, runs: int) -> Throughput:
+    with simulator_process(workdir, seed=5, surveys=1, responses=responses, export_seconds=0.0) as sim:
         (survey,) = sim.admin.survey_ids()
         file_url = build_export(sim.base_url, survey)
         args = connector_args(workdir, sim.base_url)
@@ -307,12 +305,24 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--resume-responses", type=int, default=1_000_000, help="responses of the killed-backfill survey"
     )
+    parser.add_argument(
+        "--widths",
+        default="25,75,150",
+        help="comma-separated values per response for the throughput-by-width table (empty: none)",
+    )
+    parser.add_argument(
+        "--width-responses",
+        type=int,
+        default=40_000,
+        help="responses of the 25-value survey there (wider ones get proportionally fewer)",
+    )
     parser.add_argument("--output", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     if args.quick:
         args.responses, args.runs, args.memory_sizes, args.surveys = 20_000, 1, "10000", 8
         args.slow_surveys, args.slow_seconds, args.resume_responses = 6, 10.0, 40_000
         args.scale_surveys = 200
+        args.width_responses = 8_000
     return args
 
 
@@ -348,6 +358,11 @@ def main(argv: list[str] | None = None) -> int:
         workdir = Path(tmp)
         log(f"throughput: {args.responses:,} responses, {args.runs} run(s)")
         throughput_runs = throughput(workdir, args.responses, args.runs)
+        widths = []
+        for values in [int(width) for width in args.widths.split(",") if width]:
+            responses = responses_at(values, args.width_responses)
+            log(f"throughput by width: {values} values per response, {responses:,} responses")
+            widths.append(width_throughput(workdir, values, responses, args.runs))
         memory_runs = {args.responses: (throughput_runs.connector, throughput_runs.ceiling)}
         for size in sizes:
             if size not in memory_runs:
@@ -359,7 +374,8 @@ def main(argv: list[str] | None = None) -> int:
             )
             survey_runs = many_surveys(workdir, args.surveys, args.runs, args.export_seconds)
         big = "" if args.skip_big else big_brand(workdir, args, ("slow-export", "resume"))
-    return write(report(args, throughput_runs, memory_runs, survey_runs) + big, args.output)
+    by_width = "\n".join(widths_section(widths, args.runs)) + "\n" if widths else ""
+    return write(report(args, throughput_runs, memory_runs, survey_runs) + by_width + big, args.output)
 
 
 def write(table: str, output: Path) -> int:
