@@ -31,6 +31,8 @@ class RunResult:
     first_record_seconds: float
     peak_rss_mb: float
     download_seconds: float = 0.0  # when the download began (0 for the floor, which starts with it)
+    cpu_seconds: float = 0.0  # the process's CPU time (user + system), start to exit
+    download_cpu_seconds: float = 0.0  # its CPU time when the download began (0 for the floor)
 
     @property
     def rate(self) -> float:
@@ -41,6 +43,12 @@ class RunResult:
         """Records/s from the start of the download to the end: start-up and the export wait left out,
         the download, the zip check and the parse kept (the floor's whole run does the same work)."""
         return self.records / max(1e-9, self.seconds - self.download_seconds)
+
+    @property
+    def from_download_cpu_rate(self) -> float:
+        """Records per CPU-second from the download on: what the loop costs, whatever else the
+        machine runs at the same time (wall-clock rates move with other processes; this far less)."""
+        return self.records / max(1e-9, self.cpu_seconds - self.download_cpu_seconds)
 
     @property
     def streaming_rate(self) -> float:
@@ -61,11 +69,12 @@ def measure(args: list[str], *, connector: bool, download_mark: bytes = DOWNLOAD
         records = 0
         counted = 0.0
         first = 0.0
-        download = 0.0
+        download = download_cpu = 0.0
         for line in process.stdout:
             if connector:
                 if not download and download_mark in line and line.startswith(b'{"type":"LOG"'):
                     download = time.perf_counter() - began
+                    download_cpu = cpu_seconds_so_far(process.pid)
                 if line.startswith(RECORD_PREFIX):
                     records += 1
                     if records == 1:
@@ -84,7 +93,17 @@ def measure(args: list[str], *, connector: bool, download_mark: bytes = DOWNLOAD
             raise RuntimeError(f"{args[0]} exited {process.returncode}: {stderr.read()[-2000:]!r}")
     if connector and counted != records:
         raise RuntimeError(f"STATE sourceStats count {counted} records, stdout has {records}")
-    return RunResult(records, seconds, first, usage.ru_maxrss / 1024.0, download)
+    cpu = usage.ru_utime + usage.ru_stime
+    return RunResult(records, seconds, first, usage.ru_maxrss / 1024.0, download, cpu, download_cpu)
+
+
+def cpu_seconds_so_far(pid: int) -> float:
+    """A running process's CPU time (user + system) from /proc (0 where there is none)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
 
 
 def connector_args(workdir: Path, base_url: str, stream: str = "responses", **settings: Any) -> list[str]:

@@ -40,18 +40,26 @@ class WidthRuns:
         default_factory=lambda: {"responses": [], "typed": [], "ceiling": [], "floor": []}
     )
 
-    def rate(self, name: str) -> float:
-        """Median records/s from the download on (the floor's whole run)."""
-        figure = "rate" if name == "floor" else "from_download_rate"
-        return statistics.median(getattr(run, figure) for run in self.runs[name])
+    def rate(self, name: str, cpu: bool = False) -> float:
+        """Median records per second (per CPU-second with `cpu`) from the download on."""
+        return statistics.median(_rate(run, name, cpu) for run in self.runs[name])
 
-    def ratio(self, name: str, reference: str) -> float:
+    def ratio(self, name: str, reference: str, cpu: bool = False) -> float:
         """Median over the rounds of name's rate / the reference's in the same round."""
         pairs = zip(self.runs[name], self.runs[reference], strict=True)
-        return statistics.median(_rate(a, name) / _rate(b, reference) for a, b in pairs)
+        return statistics.median(_rate(a, name, cpu) / _rate(b, reference, cpu) for a, b in pairs)
+
+    def spread(self, name: str, reference: str) -> tuple[float, float]:
+        """The lowest and highest wall-clock ratio of the rounds: how noisy the machine was."""
+        pairs = zip(self.runs[name], self.runs[reference], strict=True)
+        ratios = [_rate(a, name, False) / _rate(b, reference, False) for a, b in pairs]
+        return min(ratios), max(ratios)
 
 
-def _rate(run: RunResult, name: str) -> float:
+def _rate(run: RunResult, name: str, cpu: bool) -> float:
+    """The floor's figures are its whole run: it starts with the download."""
+    if cpu:
+        return run.records / max(1e-9, run.cpu_seconds) if name == "floor" else run.from_download_cpu_rate
     return run.rate if name == "floor" else run.from_download_rate
 
 
@@ -90,7 +98,7 @@ def width_throughput(workdir: Path, values: int, responses: int, runs: int) -> W
                 figures.runs[name].append(result)
             log(
                 f"  width {values} run {run}/{runs}: "
-                + ", ".join(f"{name} {_rate(result, name):,.0f}/s" for name, result in results.items())
+                + ", ".join(f"{name} {_rate(result, name, False):,.0f}/s" for name, result in results.items())
             )
         return figures
 
@@ -115,20 +123,28 @@ def section(results: list[WidthRuns], runs: int) -> list[str]:
     lines = [
         "",
         f"**Throughput by record width** (`bench/widths.py`): one survey per width, medians of {runs} "
-        "round(s) of four runs in turns after a warm-up round; records/s from the download on (the "
-        "floor's whole run). `responses` and the typed per-survey stream `responses_<survey id>` "
-        "(`per_survey_streams`, one column per answer field) against the CDK ceiling (target >= 90%):",
+        "round(s) of four runs in turns after a warm-up round, records/s from the download on (the "
+        "floor: its whole run). `responses`, and the typed per-survey stream `responses_<survey id>` "
+        "(`per_survey_streams`: one column per answer field), against the CDK ceiling (target >= 90%); "
+        "the same ratios per CPU-second, which other processes on the machine move far less, and the "
+        "lowest and highest wall-clock ratio of the rounds:",
         "",
         "| values per response | bytes per record | responses | `responses`, records/s "
         "| typed stream, records/s | CDK ceiling, records/s | floor, records/s "
-        "| **`responses` / ceiling** | **typed / ceiling** | ceiling / floor |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| **`responses` / ceiling** (rounds) | **typed / ceiling** (rounds) "
+        "| per CPU-s: `responses` / ceiling | per CPU-s: typed / ceiling | ceiling / floor |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for width in results:
+        low, high = width.spread("responses", "ceiling")
+        typed_low, typed_high = width.spread("typed", "ceiling")
         lines.append(
             f"| {width.mean_values:.0f} | {width.mean_bytes:,.0f} | {width.responses:,} "
             f"| {width.rate('responses'):,.0f} | {width.rate('typed'):,.0f} | {width.rate('ceiling'):,.0f} "
-            f"| {width.rate('floor'):,.0f} | **{width.ratio('responses', 'ceiling'):.0%}** "
-            f"| **{width.ratio('typed', 'ceiling'):.0%}** | {width.ratio('ceiling', 'floor'):.0%} |"
+            f"| {width.rate('floor'):,.0f} "
+            f"| **{width.ratio('responses', 'ceiling'):.0%}** ({low:.0%}-{high:.0%}) "
+            f"| **{width.ratio('typed', 'ceiling'):.0%}** ({typed_low:.0%}-{typed_high:.0%}) "
+            f"| {width.ratio('responses', 'ceiling', cpu=True):.0%} "
+            f"| {width.ratio('typed', 'ceiling', cpu=True):.0%} | {width.ratio('ceiling', 'floor'):.0%} |"
         )
     return lines

@@ -308,7 +308,7 @@ WIDE_OPTIONS = ("Email", "Phone", "Chat", "Web", "Store", "Partner")
 SOURCES = ("Search", "Friend", "Advertising", "Social media", "Event", "Press", "Other (specify)")
 OTHER_CHOICE = len(SOURCES)  # the option with a text entry
 FIXED_VALUES = 25  # `values` keys of a finished response of the fixed template (24 to 26)
-WIDE_VALUES_PER_CYCLE = 7.5  # keys the four kinds fill together: 4.7 matrix rows, 1, 0.7 texts, 1.14
+WIDE_VALUES_PER_CYCLE = 7.6  # keys the four kinds fill together: 4.7 matrix rows, 1, 0.7 texts, 1.14
 
 
 def extra_questions_for(values: int) -> int:

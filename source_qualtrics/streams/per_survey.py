@@ -39,6 +39,8 @@ class SurveyResponses(Responses):
         self._known = (
             frozenset(column.name for column in columns) | frozenset(METADATA_COLUMNS) | {"_recordId"}
         )
+        self._blank = dict.fromkeys(column.name for column in columns)
+        self._by_name = {column.name: (column.exact_type, column) for column in columns}
 
     @property
     def name(self) -> str:
@@ -55,11 +57,24 @@ class SurveyResponses(Responses):
             yield self.typed(record)
 
     def typed(self, record: Mapping[str, Any]) -> dict[str, Any]:
+        """The typed row of one `responses` record: every column (None when not answered), `_other`.
+
+        Runs once per response over every answer it holds (up to hundreds): it walks the answers the
+        response has rather than every column, and a value already of its column's type (nearly all
+        of them: exports are typed) is taken as it is; only the others go through `Column.coerce`.
+        """
         row = {name: record.get(name) for name in METADATA_COLUMNS}
+        row.update(self._blank)
         values = record.get("values") or {}
-        for column in self._columns:
-            row[column.name] = column.coerce(values.get(column.name))
-        other = {key: value for key, value in values.items() if key not in self._known}
+        by_name, known = self._by_name, self._known
+        other = {}
+        for key, value in values.items():
+            typed_as = by_name.get(key)
+            if typed_as is not None:
+                exact, column = typed_as
+                row[key] = value if type(value) is exact else column.coerce(value)
+            elif key not in known:
+                other[key] = value
         row[OTHER_COLUMN] = other or None
         return row
 
