@@ -106,8 +106,13 @@ def cpu_seconds_so_far(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
 
 
-def connector_args(workdir: Path, base_url: str, stream: str = "responses", **settings: Any) -> list[str]:
-    """`read` of `stream` (`responses` by default), configured from the connector's own discover output."""
+def connector_args(workdir: Path, base_url: str, **settings: Any) -> list[str]:
+    """`read` of `responses`, configured from the connector's own discover output."""
+    return stream_args(workdir, base_url, "responses", settings)
+
+
+def stream_args(workdir: Path, base_url: str, stream: str, settings: dict[str, Any]) -> list[str]:
+    """`read` of one stream with these settings, configured from the connector's own discover output."""
     connector = Connector(workdir / "connector")
     config = simulator_config(base_url, **settings)
     return connector.args("read", config, catalog=configure(connector.discover(config), stream))

@@ -21,7 +21,16 @@ from pathlib import Path
 import orjson
 import requests
 
-from bench.measure import RunResult, ceiling_args, connector_args, expect, log, measure, measure_ceiling
+from bench.measure import (
+    RunResult,
+    ceiling_args,
+    connector_args,
+    expect,
+    log,
+    measure,
+    measure_ceiling,
+    stream_args,
+)
 from testkit import SIM_TOKEN, simulator_process
 
 DEFAULT_WIDTH = 25  # the simulator's default data: no --values-per-response
@@ -82,8 +91,8 @@ def width_throughput(workdir: Path, values: int, responses: int, runs: int) -> W
         figures.mean_values, figures.mean_bytes = _sample(file_url)
         args = {
             "responses": connector_args(folder, sim.base_url),
-            "typed": connector_args(
-                folder / "typed", sim.base_url, f"responses_{survey}", per_survey_streams=True
+            "typed": stream_args(
+                folder / "typed", sim.base_url, f"responses_{survey}", {"per_survey_streams": True}
             ),
             "ceiling": ceiling_args(folder, file_url, SIM_TOKEN),
             "floor": [sys.executable, "-m", "bench.floor", file_url, SIM_TOKEN],
@@ -148,3 +157,13 @@ def section(results: list[WidthRuns], runs: int) -> list[str]:
             f"| {width.ratio('typed', 'ceiling', cpu=True):.0%} | {width.ratio('ceiling', 'floor'):.0%} |"
         )
     return lines
+
+
+def widths_table(workdir: Path, widths: str, base_responses: int, runs: int) -> str:
+    """The section for comma-separated `widths` (values per response); empty for none."""
+    results = []
+    for values in [int(width) for width in widths.split(",") if width]:
+        responses = responses_at(values, base_responses)
+        log(f"throughput by width: {values} values per response, {responses:,} responses")
+        results.append(width_throughput(workdir, values, responses, runs))
+    return "\n".join(section(results, runs)) + "\n" if results else ""
