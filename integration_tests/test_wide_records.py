@@ -6,24 +6,8 @@ from pathlib import Path
 
 from qualtrics_simulator import Simulator, SimulatorConfig
 
+from source_qualtrics.streams.responses import METADATA_KEYS
 from testkit import Connector, configure, simulator_config
-
-METADATA = {
-    "startDate",
-    "endDate",
-    "status",
-    "ipAddress",
-    "progress",
-    "duration",
-    "finished",
-    "recordedDate",
-    "_recordId",
-    "locationLatitude",
-    "locationLongitude",
-    "distributionChannel",
-    "userLanguage",
-    "lastModifiedDate",
-}
 
 
 def test_typed_rows_of_wide_responses_hold_every_exported_answer_as_it_was(tmp_path: Path) -> None:
@@ -48,7 +32,7 @@ def test_typed_rows_of_wide_responses_hold_every_exported_answer_as_it_was(tmp_p
     for row in rows:  # (the CDK leaves out a record's top-level nulls: unanswered columns are absent)
         values = responses[row["responseId"]]["values"]
         assert set(row) <= columns and set(row) <= set(values) | {"surveyId", "responseId", "_other"}
-        answers = {key: value for key, value in values.items() if key in columns and key not in METADATA}
+        answers = {key: value for key, value in values.items() if key in columns and key not in METADATA_KEYS}
         assert answers and {key: row.get(key) for key in answers} == answers
         rest = {key: value for key, value in values.items() if key not in columns and key != "_recordId"}
         assert row["_other"] == rest

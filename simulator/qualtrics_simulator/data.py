@@ -332,45 +332,29 @@ def wide_keys(qid: str, kind: str) -> tuple[str, ...]:
     return (qid,)
 
 
+def _ordered(labels: tuple[str, ...], kind: str = "Choice") -> dict[str, Any]:
+    """A question's `Choices` (or `Answers`) and their display order, numbered from 1."""
+    return {f"{kind}s": _choices(labels), f"{kind}Order": [str(i) for i in range(1, len(labels) + 1)]}
+
+
 def wide_definitions(extra_questions: int) -> dict[str, dict[str, Any]]:
+    """The wide questions in survey-definitions format."""
     questions: dict[str, dict[str, Any]] = {}
+    shape: tuple[str, str, str | None]
     for qid, kind in wide_questions(extra_questions):
         if kind == "matrix":
-            questions[qid] = _question(
-                qid,
-                "How much do you agree with the following?",
-                "Matrix",
-                "Likert",
-                "SingleAnswer",
-                Choices=_choices(WIDE_ROWS),
-                ChoiceOrder=[str(i) for i in range(1, len(WIDE_ROWS) + 1)],
-                Answers=_choices(AGREEMENT),
-                AnswerOrder=[str(i) for i in range(1, len(AGREEMENT) + 1)],
-            )
+            text, shape = "How much do you agree with the following?", ("Matrix", "Likert", "SingleAnswer")
+            options = {**_ordered(WIDE_ROWS), **_ordered(AGREEMENT, "Answer")}
         elif kind == "multi":
-            questions[qid] = _question(
-                qid,
-                "How do you contact us? (select all that apply)",
-                "MC",
-                "MAVR",
-                "TX",
-                Choices=_choices(WIDE_OPTIONS),
-                ChoiceOrder=[str(i) for i in range(1, len(WIDE_OPTIONS) + 1)],
-            )
+            text, shape = "How do you contact us? (select all that apply)", ("MC", "MAVR", "TX")
+            options = _ordered(WIDE_OPTIONS)
         elif kind == "text":
-            questions[qid] = _question(qid, "Anything else you would like to tell us?", "TE", "SL", None)
+            text, shape, options = "Anything else you would like to tell us?", ("TE", "SL", None), {}
         else:
-            choices = _choices(SOURCES)
-            choices[str(OTHER_CHOICE)]["TextEntry"] = "true"
-            questions[qid] = _question(
-                qid,
-                "How did you hear about us?",
-                "MC",
-                "SAVR",
-                "TX",
-                Choices=choices,
-                ChoiceOrder=[str(i) for i in range(1, len(SOURCES) + 1)],
-            )
+            text, shape = "How did you hear about us?", ("MC", "SAVR", "TX")
+            options = _ordered(SOURCES)
+            options["Choices"][str(OTHER_CHOICE)]["TextEntry"] = "true"
+        questions[qid] = _question(qid, text, *shape, **options)
     return questions
 
 
