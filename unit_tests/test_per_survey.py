@@ -111,7 +111,8 @@ def typed_stream(columns: list[Column]) -> SurveyResponses:
 
 
 def test_typed_rows_of_wide_responses_equal_coercing_every_column() -> None:
-    """150-value responses of the simulator: the same keys in the same order, the same values."""
+    """150-value responses of the simulator: the same keys in the same order, the same values, as
+    the rows first written (from the `responses` record, every column coerced in turn)."""
     info = SurveyInfo(SV_A, 0, "Wide", "UR_1", 0, 0, seed=3, extra_questions=extra_questions_for(150))
     columns = survey_columns(survey_definition(info))
     stream = typed_stream(columns)
@@ -120,7 +121,9 @@ def test_typed_rows_of_wide_responses_equal_coercing_every_column() -> None:
         raw = orjson.loads(factory.record(f"R_{slot:015d}", slot, EPOCH_MS - 1000, version=slot % 3))
         record = to_record(SV_A, raw)
         assert len(record["values"]) > 100
-        assert list(stream.typed(record).items()) == list(coerced_column_by_column(record, columns).items())
+        assert list(stream.shape(SV_A, raw).items()) == list(
+            coerced_column_by_column(record, columns).items()
+        )
 
 
 def test_typed_rows_coerce_what_is_not_already_the_column_type() -> None:
@@ -143,9 +146,11 @@ def test_typed_rows_coerce_what_is_not_already_the_column_type() -> None:
         {},
     ]
     for number, values in enumerate(answers):
-        record = to_record(SV_A, response(f"R_a0000000000000{number}", **values))
-        assert list(stream.typed(record).items()) == list(coerced_column_by_column(record, columns).items())
-    record = to_record(SV_A, response("R_a00000000000009", QID1="2", QID4=[1], QID8_1=7))
-    row = stream.typed(record)
+        raw = response(f"R_a0000000000000{number}", **values)
+        reference = coerced_column_by_column(to_record(SV_A, raw), columns)
+        assert list(stream.shape(SV_A, raw).items()) == list(reference.items())
+    every_column = [*METADATA_COLUMNS, *(column.name for column in columns), OTHER_COLUMN]
+    assert list(stream.shape(SV_A, {"responseId": "R_a00000000000008"})) == list(dict.fromkeys(every_column))
+    row = stream.shape(SV_A, response("R_a00000000000009", QID1="2", QID4=[1], QID8_1=7))
     assert row["QID1"] == 2 and row["QID4"] == ["1"] and row["QID8_1"] == 7.0
     assert type(row["QID8_1"]) is float

@@ -9,14 +9,14 @@ continuation cursor, same failure handling.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from airbyte_cdk.models import SyncMode
 
 from source_qualtrics.errors import QualtricsApiError
 from source_qualtrics.export import ExportTask
-from source_qualtrics.streams.responses import Responses
+from source_qualtrics.streams.responses import Responses, answers_of, promoted_columns
 from source_qualtrics.streams.survey_schema import (
     METADATA_COLUMNS,
     OTHER_COLUMN,
@@ -52,20 +52,17 @@ class SurveyResponses(Responses):
     def get_json_schema(self) -> Mapping[str, Any]:  # type: ignore[override]
         return json_schema(self._columns)
 
-    def records_of(self, task: ExportTask, lines: Iterator[dict[str, Any]]) -> Iterator[Mapping[str, Any]]:
-        for record in super().records_of(task, lines):
-            yield self.typed(record)
-
-    def typed(self, record: Mapping[str, Any]) -> dict[str, Any]:
-        """The typed row of one `responses` record: every column (None when not answered), `_other`.
+    def shape(self, survey_id: str, raw: Mapping[str, Any]) -> dict[str, Any]:
+        """The typed row of one exported response: the promoted metadata columns (as in `responses`),
+        every answer column (None when not answered), and `_other`.
 
         Runs once per response over every answer it holds (up to hundreds): it walks the answers the
         response has rather than every column, and a value already of its column's type (nearly all
         of them: exports are typed) is taken as it is; only the others go through `Column.coerce`.
         """
-        row = {name: record.get(name) for name in METADATA_COLUMNS}
+        values = answers_of(raw)
+        row = promoted_columns(survey_id, raw, values)
         row.update(self._blank)
-        values = record.get("values") or {}
         by_name, known = self._by_name, self._known
         other = {}
         for key, value in values.items():
