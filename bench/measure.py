@@ -70,6 +70,7 @@ def measure(args: list[str], *, connector: bool, download_mark: bytes = DOWNLOAD
         counted = 0.0
         first = 0.0
         download = download_cpu = 0.0
+        said = b""  # the last line that is not a record: why a failed run failed
         for line in process.stdout:
             if connector:
                 if not download and download_mark in line and line.startswith(b'{"type":"LOG"'):
@@ -81,6 +82,8 @@ def measure(args: list[str], *, connector: bool, download_mark: bytes = DOWNLOAD
                         first = time.perf_counter() - began
                 elif line.startswith(STATE_PREFIX):
                     counted += orjson.loads(line)["state"]["sourceStats"]["recordCount"]
+                else:
+                    said = line
             elif line.strip():
                 records += 1
                 if records == 1:
@@ -90,7 +93,10 @@ def measure(args: list[str], *, connector: bool, download_mark: bytes = DOWNLOAD
         process.returncode = os.waitstatus_to_exitcode(status)
         if process.returncode != 0:
             stderr.seek(0)
-            raise RuntimeError(f"{args[0]} exited {process.returncode}: {stderr.read()[-2000:]!r}")
+            raise RuntimeError(
+                f"{args[0]} exited {process.returncode}: {stderr.read()[-2000:]!r}, "
+                f"last said {said[-2000:]!r}"
+            )
     if connector and counted != records:
         raise RuntimeError(f"STATE sourceStats count {counted} records, stdout has {records}")
     cpu = usage.ru_utime + usage.ru_stime
