@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import sys
 import time
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,15 @@ from typing import Any
 from bench.measure import log
 from testkit import Connector, SimulatorProcess, configure, simulator_config, simulator_process
 
-EXPORT_STREAMS = ("responses", "question_answers", "in_progress_responses", "response_ids")
+# The export figure's streams; survey_response_counts goes with them: beside `responses` it costs no
+# read of its own (it reports the counts the exports read), alone it reads every survey's counts.
+EXPORT_STREAMS = (
+    "responses",
+    "question_answers",
+    "in_progress_responses",
+    "response_ids",
+    "survey_response_counts",
+)
 HISTORY = "GET distributions/{id}/history"
 DEFAULT_PACE = 1000.0
 HISTORY_PACE = 270.0
@@ -115,10 +124,11 @@ def change_one_percent(
     sim.admin.add_transactions(directory, contacts[: max(1, len(contacts) // 100)])
 
 
-def enterprise(workdir: Path, surveys: int, distributions: int, contacts: int) -> EnterpriseFigure:
-    figure = EnterpriseFigure(surveys, distributions, contacts)
-    connector = Connector(workdir / "connector", timeout=7200)
-    with simulator_process(
+def enterprise_brand(
+    workdir: Path, surveys: int, distributions: int, contacts: int
+) -> AbstractContextManager[SimulatorProcess]:
+    """The simulated brand: 2 responses a survey, as many transactions as contacts."""
+    return simulator_process(
         workdir,
         seed=13,
         surveys=surveys,
@@ -127,7 +137,13 @@ def enterprise(workdir: Path, surveys: int, distributions: int, contacts: int) -
         contacts=contacts,
         distributions=distributions,
         transactions=contacts,
-    ) as sim:
+    )
+
+
+def enterprise(workdir: Path, surveys: int, distributions: int, contacts: int) -> EnterpriseFigure:
+    figure = EnterpriseFigure(surveys, distributions, contacts)
+    connector = Connector(workdir / "connector", timeout=7200)
+    with enterprise_brand(workdir, surveys, distributions, contacts) as sim:
         discovered = connector.discover(simulator_config(sim.base_url))
         names = [s["name"] for s in discovered["streams"] if s["name"] not in EXPORT_STREAMS]
         states: dict[str, Any] = {}
@@ -145,10 +161,8 @@ def enterprise(workdir: Path, surveys: int, distributions: int, contacts: int) -
             contact_transactions_per_sync=10_000_000,
         )
         survey_ids = sim.admin.survey_ids()
-        directory = _default_directory(sim)
-        change_one_percent(
-            sim, survey_ids, distributions, _contacts(connector, sim, discovered, directory), directory
-        )
+        directory = default_directory(sim)
+        change_one_percent(sim, survey_ids, distributions, sampled_contacts(sim, directory), directory)
         for name in names:
             log(f"  nightly: {name}")
             figure.nightly[name], _ = read(connector, sim, configure(discovered, name), states[name])
@@ -156,7 +170,7 @@ def enterprise(workdir: Path, surveys: int, distributions: int, contacts: int) -
     return figure
 
 
-def _default_directory(sim: SimulatorProcess) -> str:
+def default_directory(sim: SimulatorProcess) -> str:
     import json
     import urllib.request
 
@@ -165,9 +179,7 @@ def _default_directory(sim: SimulatorProcess) -> str:
         return str(json.loads(response.read())["result"]["elements"][0]["directoryId"])
 
 
-def _contacts(
-    connector: Connector, sim: SimulatorProcess, discovered: dict[str, Any], directory: str
-) -> list[str]:
+def sampled_contacts(sim: SimulatorProcess, directory: str) -> list[str]:
     """Every 7th contact of the default directory (read through the API, as a client would)."""
     import json
     import urllib.request

@@ -1,7 +1,8 @@
 """`make bench`: throughput, memory and many-survey figures against the local simulator.
 
     python -m bench.run [--responses N] [--runs K] [--quick] [--widths 25,75,150] [--output PATH]
-                        [--only slow-export|resume|scale|enterprise|widths]
+                        [--only slow-export|resume|scale|enterprise|widths|latency-FIGURE]
+                        [--latency-ms 0,250]
 
 1. Throughput: one survey with N responses. `source-qualtrics read` of `responses` runs as a real
    subprocess and its stdout is counted; in the same run two references run as subprocesses too, over
@@ -24,6 +25,9 @@
    after 1% of surveys changed (default and `skip_unchanged_surveys`), a killed and resumed first sync.
 6. Every stream at enterprise size (`bench/enterprise.py`, opt-in: `--only enterprise`): requests and
    wall time per stream, first sync and a nightly sync after 1% of everything changed.
+7. Wall time on a real network against the pacing bound (`bench/latency.py`, opt-in, one figure at a
+   time: `--only latency-responses|latency-nightly|latency-first|latency-skip`), at each `--latency-ms`;
+   the rows are merged into `bench/results/latency.md`.
 
 Every figure is the median of K runs; the throughput trio is run once first, unmeasured, as a warm-up.
 Exports are built (and cached by the simulator) before the timed
@@ -47,6 +51,7 @@ from pathlib import Path
 
 import requests
 
+from bench import latency
 from bench.big import resumed_backfill, slow_export
 from bench.enterprise import enterprise
 from bench.measure import RunResult, ceiling_args, connector_args, expect, log, measure, measure_ceiling
@@ -295,11 +300,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="small sizes, one run: a smoke test")
     parser.add_argument(
         "--only",
-        choices=("slow-export", "resume", "scale", "enterprise", "widths"),
+        choices=(
+            "slow-export",
+            "resume",
+            "scale",
+            "enterprise",
+            "widths",
+            *(f"latency-{f}" for f in latency.FIGURES),
+        ),
         help="run one figure alone: the slow export or the killed backfill (bench/big.py), the "
-        "many-surveys figure (bench/scale.py), every stream at enterprise size (bench/enterprise.py) "
-        "or the throughput by record width (bench/widths.py); scale and enterprise run only this way",
+        "many-surveys figure (bench/scale.py), every stream at enterprise size (bench/enterprise.py), "
+        "the throughput by record width (bench/widths.py) or one figure of wall time against the pacing "
+        "bound at each latency (bench/latency.py); all but the first two and widths run only this way",
     )
+    latency.add_latency_options(parser)
     parser.add_argument("--scale-surveys", type=int, default=2000, help="surveys in the scale run")
     parser.add_argument("--scale-responses", type=int, default=3, help="responses per survey there")
     parser.add_argument("--slow-surveys", type=int, default=20, help="surveys in the slow-export run")
@@ -349,6 +363,12 @@ def big_brand(workdir: Path, args: argparse.Namespace, parts: tuple[str, ...]) -
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.only and args.only.startswith("latency-"):  # merged into its own table (bench/latency.py)
+        figure = args.only.removeprefix("latency-")
+        scaled = latency.QUICK if args.quick else latency.Sizes()
+        return latency.run(
+            [figure], scaled, args.latency_ms, args.latency_jitter_ms, args.output.with_name("latency.md")
+        )
     if args.only:
         with tempfile.TemporaryDirectory(prefix="qualtrics-bench-") as tmp:
             when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")

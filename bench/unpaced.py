@@ -20,7 +20,12 @@ class UnpacedSource(SourceQualtrics):
     def make_client(self, config: QualtricsConfig) -> QualtricsClient:
         if not isinstance(config.credentials, ApiToken):  # the simulator's token
             return super().make_client(config)
-        return QualtricsClient(config.base_url, config.credentials.token, pacer=RequestPacer(1e9, {}))
+        return QualtricsClient(
+            config.base_url,
+            config.credentials.token,
+            pacer=RequestPacer(1e9, {}),
+            max_concurrent_requests=config.max_concurrent_requests,
+        )
 
 
 if __name__ == "__main__":

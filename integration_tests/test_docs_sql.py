@@ -43,6 +43,7 @@ def test_the_documents_hold_the_queries_this_suite_checks() -> None:
     for expected in (
         "qualtrics.md: Deleted responses",
         "qualtrics.md: Current answers",
+        "qualtrics.md: Surveys whose warehouse disagrees with Qualtrics' counts, with the likely cause",
         "README.md: Current",
     ):
         assert expected in names, names

@@ -66,8 +66,10 @@ def test_a_full_read_returns_exactly_the_simulators_responses(
     assert len(received) == len(set(received)), "no response is duplicated"
     assert set(received) == ground_truth(simulator)
     assert {r["id"] for r in run.records("surveys")} == set(simulator.sim.survey_ids())
-    # three small surveys: each is at least an eighth of the sync, so each gets its own checkpoint
+    # three small surveys: each is at least an eighth of the sync, so each gets its own checkpoint;
+    # the last one also carries the ceilings the completeness check leaves for the next sync
     assert [len(state.get("states", [])) for state in run.states("responses")] == [1, 2, 3]
+    assert all("countsCeiling" in entry["cursor"] for entry in run.states("responses")[-1]["states"])
     assert SIM_TOKEN not in run.raw_stdout
 
 

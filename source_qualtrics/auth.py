@@ -1,7 +1,9 @@
 """Credentials: an API token, or OAuth 2.0 client credentials minted into short-lived bearer tokens.
 
 Both produce request headers; OAuth also knows how to recover from a 401 once (a token revoked or
-expired early), so the client can retry a request a single time with a fresh token.
+expired early), so the client can retry a request a single time with a fresh token. Both are shared
+by the client's threads: OAuth mints under a lock, and a 401 to a token already replaced by another
+thread is retried with the new one rather than counted against it.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Protocol
 
 import orjson
@@ -29,8 +31,8 @@ REFRESH_MARGIN_SHARE = 0.2
 class Authenticator(Protocol):
     def headers(self) -> dict[str, str]: ...
 
-    def recover_from_unauthorized(self) -> bool:
-        """Return True when a retry with new credentials is worth it."""
+    def recover_from_unauthorized(self, sent: Mapping[str, str]) -> bool:
+        """Return True when a retry with new credentials is worth it (`sent`: the refused headers)."""
         ...
 
 
@@ -43,7 +45,7 @@ class ApiTokenAuth:
     def headers(self) -> dict[str, str]:
         return self._headers
 
-    def recover_from_unauthorized(self) -> bool:
+    def recover_from_unauthorized(self, sent: Mapping[str, str]) -> bool:
         return False
 
 
@@ -80,9 +82,11 @@ class OAuthClientCredentials:
                 self._mint()
             return {"Authorization": f"Bearer {self._access_token}"}
 
-    def recover_from_unauthorized(self) -> bool:
+    def recover_from_unauthorized(self, sent: Mapping[str, str]) -> bool:
         """One fresh token per 401; a second 401 in a row is a real permission problem."""
         with self._lock:
+            if self._access_token is None or sent.get("Authorization") != f"Bearer {self._access_token}":
+                return True  # another thread already replaced the refused token: retry with the new one
             if self._remints_since_success >= 1:
                 return False
             self._remints_since_success += 1
@@ -90,7 +94,8 @@ class OAuthClientCredentials:
             return True
 
     def succeeded(self) -> None:
-        self._remints_since_success = 0
+        with self._lock:
+            self._remints_since_success = 0
 
     def _mint(self) -> None:
         data = {"grant_type": "client_credentials"}

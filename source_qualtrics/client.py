@@ -2,6 +2,10 @@
 
 It owns authentication, the `{result, meta}` envelope, retries with `Retry-After`, timeouts,
 `nextPage` pagination and the rule that the token only ever goes to the configured host.
+
+One client serves every thread of a sync: its connection pool holds as many connections as requests
+may be in flight, every attempt passes the pacer and then takes a place in the in-flight bound
+(`in_flight.py`), and a credential Qualtrics refused stops every thread's next request.
 """
 
 from __future__ import annotations
@@ -16,9 +20,12 @@ from urllib.parse import urljoin, urlsplit
 
 import orjson
 import requests
+from requests.adapters import HTTPAdapter
 
 from source_qualtrics.auth import ApiTokenAuth, Authenticator, OAuthClientCredentials
+from source_qualtrics.config import DEFAULT_MAX_CONCURRENT_REQUESTS
 from source_qualtrics.errors import CredentialsRejected, QualtricsApiError, QualtricsConnectionError
+from source_qualtrics.in_flight import InFlightLimit
 from source_qualtrics.pacing import DEFAULT_REQUESTS_PER_MINUTE, RequestPacer, endpoint_kind
 
 logger = logging.getLogger("airbyte")
@@ -61,6 +68,7 @@ class QualtricsClient:
         session: requests.Session | None = None,
         pacer: RequestPacer | None = None,
         requests_per_minute: int = DEFAULT_REQUESTS_PER_MINUTE,
+        max_concurrent_requests: int = DEFAULT_MAX_CONCURRENT_REQUESTS,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.host = urlsplit(self.base_url).netloc
@@ -69,7 +77,14 @@ class QualtricsClient:
         self._sleep = sleep
         self._session = session or requests.Session()
         self._session.headers["User-Agent"] = USER_AGENT
+        if session is None:  # one pooled connection per request in flight, none opened and dropped
+            pool = HTTPAdapter(pool_connections=1, pool_maxsize=max_concurrent_requests)
+            self._session.mount("https://", pool)
+            self._session.mount("http://", pool)
         self._pacer = pacer or RequestPacer(requests_per_minute, sleep=sleep)
+        self.max_concurrent_requests = max_concurrent_requests
+        #: requests in flight at once: up to `max_concurrent_requests`, fewer for a while after a 429
+        self.in_flight = InFlightLimit(max_concurrent_requests)
         #: set once Qualtrics refused the credential: the sync stops there (see SourceQualtrics.read)
         self.rejected: CredentialsRejected | None = None
 
@@ -111,7 +126,7 @@ class QualtricsClient:
 
     def download(self, path: str, sink: IO[bytes], chunk_size: int = 1 << 20) -> int:
         """Stream a file into `sink`; return the byte count. A short body raises so it is fetched again."""
-        response = self.request("GET", path, stream=True)
+        response = self.request("GET", path, stream=True)  # keeps its place in flight until closed below
         expected = response.headers.get("Content-Length")
         written = 0
         try:
@@ -122,6 +137,7 @@ class QualtricsClient:
             raise TruncatedDownload(f"download of {path} broke off after {written} bytes") from error
         finally:
             response.close()
+            self.in_flight.release()
         if expected is not None and expected.isdigit() and int(expected) != written:
             raise TruncatedDownload(f"download of {path} ended at {written} of {expected} bytes")
         return written
@@ -137,7 +153,11 @@ class QualtricsClient:
         json: Mapping[str, Any] | None = None,
         stream: bool = False,
     ) -> requests.Response:
-        """Send one logical request, retrying what is transient; raise a mapped error otherwise."""
+        """Send one logical request, retrying what is transient; raise a mapped error otherwise.
+
+        A `stream`ed response keeps its place in the in-flight bound until the caller has read the
+        body and calls `in_flight.release()` (as `download` does).
+        """
         if self.rejected is not None:
             raise self.rejected  # a credential known to be dead is not tried again
         try:
@@ -164,6 +184,7 @@ class QualtricsClient:
             attempt += 1
             headers = self._headers_for(url)  # per attempt: an OAuth token may be refreshed meanwhile
             self._pacer.wait(kind)
+            generation = self.in_flight.acquire()
             try:
                 response = self._session.request(
                     method,
@@ -180,6 +201,7 @@ class QualtricsClient:
                 requests.Timeout,
                 requests.exceptions.ChunkedEncodingError,
             ) as error:
+                self.in_flight.release()
                 delay = self._backoff(attempt)
                 give_up = attempt >= self._retry.max_attempts or waited + delay > self._retry.max_total_wait
                 if give_up or _is_unknown_host(error):
@@ -197,13 +219,15 @@ class QualtricsClient:
                 self._sleep(delay)
                 waited += delay
                 continue
+            if not (stream and response.status_code < 300):
+                self.in_flight.release()  # the body is read (or will not be): the place is free
             if logger.isEnabledFor(logging.DEBUG):
                 logger.debug("%s %s -> %s", method, _redact(url), response.status_code)
             if response.status_code < 300:
                 if isinstance(self._auth, OAuthClientCredentials):
                     self._auth.succeeded()
                 return response
-            if response.status_code == 401 and self._auth.recover_from_unauthorized():
+            if response.status_code == 401 and self._auth.recover_from_unauthorized(headers):
                 logger.warning(
                     "Qualtrics answered 401 to %s %s; retrying once with a new token", method, _redact(url)
                 )
@@ -218,7 +242,10 @@ class QualtricsClient:
                     f"so the token never leaves {self.host}",
                 )
             if response.status_code in RETRYABLE_STATUSES:
-                delay = self._retry_after(response) or self._backoff(attempt)
+                retry_after = self._retry_after(response)
+                if response.status_code == 429:
+                    self.in_flight.throttled(generation, retry_after)
+                delay = retry_after or self._backoff(attempt)
                 if attempt < self._retry.max_attempts and waited + delay <= self._retry.max_total_wait:
                     logger.warning(
                         "Qualtrics answered %s to %s %s; retry %d in %.1fs",

@@ -24,6 +24,9 @@ from source_qualtrics.pacing import DEFAULT_REQUESTS_PER_MINUTE
 
 API_PATH = "/API/v3"
 DEFAULT_MAX_CONCURRENT_EXPORTS = 4
+# Requests in flight at once: at ~300 ms a request, 1,000 a minute needs about 5 (Little's law); 10 leaves
+# room for slower links. Qualtrics publishes no cap; third parties report about 20 per token.
+DEFAULT_MAX_CONCURRENT_REQUESTS = 10
 DEFAULT_RESPONSES_PER_EXPORT = 250_000
 DEFAULT_RECHECK_HOURS = 24
 DEFAULT_IN_PROGRESS_LOOKBACK_DAYS = 183
@@ -87,6 +90,7 @@ class QualtricsConfig:
     survey_ids: tuple[str, ...] | None = None
     max_concurrent_exports: int = DEFAULT_MAX_CONCURRENT_EXPORTS
     requests_per_minute: int = DEFAULT_REQUESTS_PER_MINUTE
+    max_concurrent_requests: int = DEFAULT_MAX_CONCURRENT_REQUESTS
     export_options: ExportOptions = ExportOptions()
     per_survey_streams: bool = False
     responses_per_export: int = DEFAULT_RESPONSES_PER_EXPORT
@@ -127,6 +131,9 @@ def parse_config(raw: Mapping[str, Any]) -> QualtricsConfig:
         ),
         requests_per_minute=_bounded_int(
             raw.get("requests_per_minute"), "Requests per minute", DEFAULT_REQUESTS_PER_MINUTE, 10, 3000
+        ),
+        max_concurrent_requests=_bounded_int(
+            raw.get("max_concurrent_requests"), "Concurrent requests", DEFAULT_MAX_CONCURRENT_REQUESTS, 1, 20
         ),
         export_options=ExportOptions(
             question_ids=_text_list(raw.get("question_ids"), "Question IDs", _QUESTION_ID, "QID1"),

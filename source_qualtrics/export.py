@@ -270,6 +270,11 @@ class ExportScheduler:
     def planning_done(self) -> bool:
         return self._plan is None
 
+    @property
+    def exhausted(self) -> bool:
+        """Nothing left to plan, start, wait for or hand back: the result just handed back was the last."""
+        return self._plan is None and not (self._pending or self._running or self._reused)
+
     def add(self, task: ExportTask) -> None:
         """A task for a survey already under way (its next chunk): it starts before any new survey."""
         heapq.heappush(self._pending, ((0, 0, next(self._order)), task))

@@ -64,7 +64,12 @@ class _Bucket:
 
 
 class RequestPacer:
-    """Blocks just long enough that no bucket goes over its rate; returns how long it waited."""
+    """Blocks just long enough that no bucket goes over its rate; returns how long it waited.
+
+    Safe to share between threads. A request takes a token from every bucket it needs at the same
+    moment, under the lock, exactly as a single thread would; when one is short it sleeps *outside*
+    the lock, so a thread waiting for an export-start token never holds up requests of other kinds.
+    """
 
     def __init__(
         self,
@@ -90,18 +95,24 @@ class RequestPacer:
         if kind in self._buckets:
             buckets.append(self._buckets[kind])
         waited = 0.0
+        while True:
+            shortfall = self._take(buckets)
+            if shortfall is None:
+                return waited
+            self._sleep(shortfall)
+            waited += shortfall
+
+    def _take(self, buckets: list[_Bucket]) -> float | None:
+        """Take a token from every bucket at once, or say how long until the emptiest one has one."""
         with self._lock:
-            while True:
-                now = self._clock()
+            now = self._clock()
+            for bucket in buckets:
+                elapsed = max(0.0, now - bucket.updated)
+                bucket.tokens = min(bucket.capacity, bucket.tokens + elapsed * bucket.per_second)
+                bucket.updated = max(now, bucket.updated)
+            shortfall = max((1.0 - bucket.tokens) / bucket.per_second for bucket in buckets)
+            if shortfall <= 1e-6:  # float rounding must not turn into an endless micro-sleep
                 for bucket in buckets:
-                    bucket.tokens = min(
-                        bucket.capacity, bucket.tokens + (now - bucket.updated) * bucket.per_second
-                    )
-                    bucket.updated = now
-                shortfall = max((1.0 - bucket.tokens) / bucket.per_second for bucket in buckets)
-                if shortfall <= 1e-6:  # float rounding must not turn into an endless micro-sleep
-                    for bucket in buckets:
-                        bucket.tokens -= 1.0
-                    return waited
-                self._sleep(shortfall)
-                waited += shortfall
+                    bucket.tokens -= 1.0
+                return None
+            return shortfall

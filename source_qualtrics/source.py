@@ -40,6 +40,8 @@ from source_qualtrics.streams.in_progress_responses import InProgressResponses
 from source_qualtrics.streams.partitioned_state import damaged_state, load_partitions
 from source_qualtrics.streams.per_survey import per_survey_streams
 from source_qualtrics.streams.question_answers import QuestionAnswers
+from source_qualtrics.streams.response_counts import STREAM_NAME as COUNTS_STREAM
+from source_qualtrics.streams.response_counts import SurveyResponseCounts
 from source_qualtrics.streams.response_state import SurveyCursor, export_positions
 from source_qualtrics.streams.responses import Responses
 from source_qualtrics.streams.survey_definitions import SurveyDefinitions
@@ -147,6 +149,7 @@ class SourceQualtrics(AbstractSource):
         """
         parse_config(config)  # a user's mistake stops the sync here, as one line, before any stream starts
         check_saved_state(catalog, state)
+        catalog = counts_after_exports(catalog)
         self._selected, self._state_in = catalog, state
         quiet = HideTraceback(CredentialsRejected)
         logger.addFilter(quiet)
@@ -184,6 +187,7 @@ class SourceQualtrics(AbstractSource):
         streams: list[Stream] = [
             Surveys(sync),
             Responses(sync, **export_args),
+            SurveyResponseCounts(sync),
             QuestionAnswers(sync, definitions, **export_args),
             *survey_structure_streams(sync, definitions),
             InProgressResponses(sync, **export_args),
@@ -206,6 +210,7 @@ class SourceQualtrics(AbstractSource):
             auth,
             sleep=self._sleep,
             requests_per_minute=config.requests_per_minute,
+            max_concurrent_requests=config.max_concurrent_requests,
         )
 
 
@@ -225,6 +230,13 @@ def check_saved_state(catalog: ConfiguredAirbyteCatalog, state: list[AirbyteStat
                         SurveyCursor.from_json(cursor)
                 except ValueError as error:
                     raise damaged_state(name, str(error)) from None
+
+
+def counts_after_exports(catalog: ConfiguredAirbyteCatalog) -> ConfiguredAirbyteCatalog:
+    """The same catalog with `survey_response_counts` read last: it reports what this sync's exports
+    emitted, and the counts read after them (the CDK reads streams in catalog order)."""
+    streams = sorted(catalog.streams, key=lambda entry: entry.stream.name == COUNTS_STREAM)
+    return ConfiguredAirbyteCatalog(streams=streams)
 
 
 def shared_export_readers(

@@ -3,7 +3,9 @@
 Several streams need the list of surveys (`surveys`, the export-fed streams, questions, distributions,
 the typed per-survey streams); it is read once per sync here. The same goes for a survey's details
 (`GET /surveys/{id}`: its `responseCounts`), which windowing and the skip option both read, and for
-export files that more than one stream reads (`export_cache.py`).
+export files that more than one stream reads (`export_cache.py`). The completeness check reads a
+survey's counts a second time once its exports are done (`recount`), and `responses` leaves what it
+found per survey in `export_reports` for the `survey_response_counts` stream.
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from source_qualtrics.client import QualtricsClient
+from source_qualtrics.completeness import CountsReading, SurveyExportReport
 from source_qualtrics.config import QualtricsConfig
-from source_qualtrics.dates import DateTime, now, parse_instant
+from source_qualtrics.dates import DateTime, iso_millis, now, parse_instant
 from source_qualtrics.errors import ConfigError, QualtricsApiError, QualtricsConnectionError
 from source_qualtrics.export_cache import ExportCache
 
@@ -44,6 +47,9 @@ class SyncContext:
         self._surveys: list[dict[str, Any]] | None = None
         self._by_id: dict[str, dict[str, Any]] = {}
         self._details: dict[str, dict[str, Any] | None] = {}
+        self._read_at: dict[str, str] = {}  # when each survey's details were read
+        self._recounts: dict[str, CountsReading | None] = {}
+        self.export_reports: dict[str, SurveyExportReport] = {}  # by `responses`, per survey
         self._spool_dir: Path | None = None
 
     def surveys(self) -> list[dict[str, Any]]:
@@ -78,24 +84,36 @@ class SyncContext:
         details hold its whole questionnaire, too much to keep for 10,000 surveys); None (with a
         warning) when it cannot be read."""
         if survey_id not in self._details:
-            try:
-                result = self.client.get_result(f"surveys/{survey_id}")
-                self._details[survey_id] = {key: result[key] for key in KEPT_DETAILS if key in result}
-            except (QualtricsApiError, QualtricsConnectionError) as error:
-                logger.warning("Survey %s: its details could not be read: %s", survey_id, error)
-                self._details[survey_id] = None
+            self._details[survey_id] = self._read_details(survey_id)
+            self._read_at[survey_id] = iso_millis(now())
         return self._details[survey_id]
+
+    def _read_details(self, survey_id: str) -> dict[str, Any] | None:
+        try:
+            result = self.client.get_result(f"surveys/{survey_id}")
+        except (QualtricsApiError, QualtricsConnectionError) as error:
+            logger.warning("Survey %s: its details could not be read: %s", survey_id, error)
+            return None
+        return {key: result[key] for key in KEPT_DETAILS if key in result}
 
     def response_counts(self, survey_id: str) -> dict[str, int] | None:
         """`responseCounts` (`auditable`, `deleted`, ...) of a survey, None when unknown."""
-        counts = (self.details(survey_id) or {}).get("responseCounts")
-        if not isinstance(counts, Mapping):
-            return None
-        return {
-            key: value
-            for key, value in counts.items()
-            if isinstance(key, str) and isinstance(value, int) and not isinstance(value, bool)
-        }
+        return integer_counts(self.details(survey_id))
+
+    def counts_reading(self, survey_id: str) -> CountsReading | None:
+        """The sync's first read of the survey's counts (shared with planning and the skip option)."""
+        return CountsReading.of(self.response_counts(survey_id), self._read_at.get(survey_id, ""))
+
+    def recount(self, survey_id: str) -> CountsReading | None:
+        """A read of the counts after the survey's exports (once per sync): the check's second bound."""
+        if survey_id not in self._recounts:
+            details = self._read_details(survey_id)
+            self._recounts[survey_id] = CountsReading.of(integer_counts(details), iso_millis(now()))
+        return self._recounts[survey_id]
+
+    def latest_counts(self, survey_id: str) -> CountsReading | None:
+        """The newest counts read in this sync (one read if none was made yet)."""
+        return self._recounts.get(survey_id) or self.counts_reading(survey_id)
 
     def created(self, survey_id: str) -> DateTime | None:
         """When the survey was created: no response can be older, so windows start there."""
@@ -112,3 +130,15 @@ class SyncContext:
         if self._spool_dir is not None:
             shutil.rmtree(self._spool_dir, ignore_errors=True)
             self._spool_dir = None
+
+
+def integer_counts(details: Mapping[str, Any] | None) -> dict[str, int] | None:
+    """The integer entries of a survey's `responseCounts`, None when it has none."""
+    counts = (details or {}).get("responseCounts")
+    if not isinstance(counts, Mapping):
+        return None
+    return {
+        key: value
+        for key, value in counts.items()
+        if isinstance(key, str) and isinstance(value, int) and not isinstance(value, bool)
+    }

@@ -78,18 +78,21 @@ def test_a_full_config_parses_into_typed_values() -> None:
             start_date="2024-01-02T03:04:05Z",
             survey_ids=["SV_0fEV92PdRg8a2e9", "SV_0fEV92PdRg8a2e9", "SV_abcdefghijk12"],
             max_concurrent_exports=2,
+            max_concurrent_requests=5,
         )
     )
     assert parsed.base_url == "https://fra1.qualtrics.com/API/v3"
     assert parsed.start_date == datetime(2024, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
     assert parsed.survey_ids == ("SV_0fEV92PdRg8a2e9", "SV_abcdefghijk12")
     assert parsed.max_concurrent_exports == 2
+    assert parsed.max_concurrent_requests == 5
     assert TOKEN not in repr(parsed)
 
 
 def test_defaults_when_optional_fields_are_absent() -> None:
     parsed = parse_config(config())
     assert parsed.start_date is None and parsed.survey_ids is None and parsed.max_concurrent_exports == 4
+    assert parsed.max_concurrent_requests == 10
 
 
 @pytest.mark.parametrize(
@@ -101,6 +104,8 @@ def test_defaults_when_optional_fields_are_absent() -> None:
         ({"survey_ids": "SV_0fEV92PdRg8a2e9"}, "list"),
         ({"max_concurrent_exports": 0}, "1 to 32"),
         ({"max_concurrent_exports": 100}, "1 to 32"),
+        ({"max_concurrent_requests": 0}, "1 to 20"),
+        ({"max_concurrent_requests": 21}, "1 to 20"),
         ({"credentials": {"auth_type": "api_token", "api_token": "  "}}, "Qualtrics IDs"),
         ({"credentials": None}, "API token"),
         ({"distribution_history_lookback_days": 0}, "1 to 3650"),

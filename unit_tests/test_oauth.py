@@ -107,3 +107,19 @@ def test_check_with_refused_oauth_credentials_fails_without_leaking_them(source,
     assert "OAuth client credentials" in status.connectionStatus.message
     text = "".join(str(message) for message in output._messages)
     assert CLIENT_SECRET not in text and CLIENT_ID not in text
+
+
+def test_a_401_to_a_token_another_thread_already_replaced_is_retried_not_counted(api) -> None:  # type: ignore[no-untyped-def]
+    api.post(
+        TOKEN_URL,
+        [
+            {"json": {"access_token": "minted-1", "expires_in": 3600}},
+            {"json": {"access_token": "minted-2", "expires_in": 3600}},
+        ],
+    )
+    auth = OAuthClientCredentials(TOKEN_URL, CLIENT_ID, CLIENT_SECRET)
+    first = auth.headers()  # two threads sent requests with this token; both are answered 401
+    assert auth.recover_from_unauthorized(first)  # the first thread's 401: mint a new token
+    assert auth.headers() == {"Authorization": "Bearer minted-2"}
+    assert auth.recover_from_unauthorized(first)  # the second thread's 401 was to the old token
+    assert not auth.recover_from_unauthorized(auth.headers())  # a 401 to the new one is real

@@ -112,7 +112,8 @@ def test_one_state_per_survey_right_after_its_records(source, api) -> None:  # t
     output = run_read(source, config(), "responses")
 
     kinds = [m.type.value for m in output.records_and_state_messages]
-    # two surveys: each small export is an eighth of the sync or more, so each gets its checkpoint
+    # two surveys: each small export is an eighth of the sync or more, so each gets its checkpoint;
+    # the last STATE also keeps what the completeness check of the next sync starts from
     assert kinds == ["RECORD", "STATE", "RECORD", "STATE"]
     assert [t.trace.estimate.row_estimate for t in output.trace_messages if t.trace.estimate] == [20]
     states = state_values(output)
@@ -120,6 +121,8 @@ def test_one_state_per_survey_right_after_its_records(source, api) -> None:  # t
     assert cursor_of(states[0], SV_B) is None
     assert cursor_of(states[1], SV_B)["continuationToken"] == "tok-b"
     assert cursor_of(states[1], SV_B)["lastModifiedDate"] == "2024-04-01T00:00:00.5Z"
+    assert "countsCeiling" not in cursor_of(states[0], SV_A)
+    assert cursor_of(states[1], SV_A)["countsCeiling"] == cursor_of(states[1], SV_B)["countsCeiling"]
 
 
 def test_a_second_sync_sends_the_stored_continuation_token(source, api) -> None:  # type: ignore[no-untyped-def]

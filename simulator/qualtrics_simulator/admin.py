@@ -125,6 +125,12 @@ def add_distribution(request: Request) -> dict[str, Any]:
     return {"distributionId": plan.id, "sendDate": plan.sent_ms}
 
 
+def add_sms_distribution(request: Request) -> dict[str, Any]:
+    info = request.sim.store.survey(request.params["surveyId"])
+    plan = request.sim.sms_distributions.add(info, now_ms())
+    return {"distributionId": plan.id, "sendDate": plan.sent_ms}
+
+
 def add_open(request: Request) -> dict[str, Any]:
     body = _body(request)
     contact = body.get("contactId")
@@ -164,6 +170,7 @@ ADMIN_ROUTES: tuple[Route, ...] = (
     Route("POST", "/surveys/{surveyId}/responses/delete", delete_responses),
     # distributions, opens and transactions added at runtime (directory_changes.py)
     Route("POST", "/surveys/{surveyId}/distributions", add_distribution),
+    Route("POST", "/surveys/{surveyId}/sms-distributions", add_sms_distribution),
     Route("POST", "/distributions/{distributionId}/opens", add_open),
     Route("POST", "/directories/{directoryId}/transactions", add_transactions),
 )

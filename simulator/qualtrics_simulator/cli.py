@@ -58,6 +58,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="override requests/minute for export_start, export_progress, export_file or default",
     )
     p.add_argument("--error-rate", type=float, default=0.0, help="fraction of API requests answered 500/503")
+    p.add_argument("--latency-ms", type=float, default=0.0, help="every API request waits this long")
+    p.add_argument("--latency-jitter-ms", type=float, default=0.0, help="plus up to this much at random")
+    p.add_argument("--max-in-flight", type=int, help="a token's requests beyond this many at once get 429")
     p.add_argument("--fail-exports", type=int, default=0)
     p.add_argument("--drop-downloads", type=int, default=0)
     p.add_argument("--corrupt-zips", type=int, default=0)
@@ -117,6 +120,9 @@ def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
         rate_limits=args.rate_limits,
         rate_limit_rpm=parse_rpm(args.rpm),
         error_rate_5xx=args.error_rate,
+        latency_ms=args.latency_ms,
+        latency_jitter_ms=args.latency_jitter_ms,
+        max_in_flight=args.max_in_flight,
         fail_exports=args.fail_exports,
         drop_downloads=args.drop_downloads,
         corrupt_zips=args.corrupt_zips,

@@ -33,6 +33,10 @@ RUNTIME_KNOBS = (
     "export_forbidden_surveys",
     "export_missing_surveys",
     "forbidden_paths",
+    "drop_responses",
+    "latency_ms",
+    "latency_jitter_ms",
+    "max_in_flight",
 )
 
 
@@ -85,6 +89,14 @@ class SimulatorConfig:
     # Surveys listed by /surveys whose POST export-responses answers 403 (no permission) or 404 (GSI_2).
     export_forbidden_surveys: list[str] = field(default_factory=list)
     export_missing_surveys: list[str] = field(default_factory=list)
+    # A silent loss no other check catches: the next export of each named survey omits this many of its
+    # responses (its oldest), yet completes as usual (the connector's completeness check must see it).
+    drop_responses: dict[str, int] = field(default_factory=dict)
+    # Distance to the datacenter (distance.py): every API request waits latency_ms plus up to
+    # latency_jitter_ms at random; a credential's requests beyond max_in_flight at once answer 429.
+    latency_ms: float = 0.0
+    latency_jitter_ms: float = 0.0
+    max_in_flight: int | None = None
 
     # --- XM Directory and distributions at enterprise size (directory_scale.py); 0 keeps the small
     # fixed directory (12 + 7 contacts, 3 distributions per survey, 0-2 transactions per contact).

@@ -71,6 +71,15 @@ def list_distributions(request: Request) -> dict[str, Any]:
     return _skip_token_result(request, elements, "id", "/distributions", keep)
 
 
+def list_sms_distributions(request: Request) -> dict[str, Any]:
+    survey = request.arg("surveyId")
+    if not survey:
+        raise bad_request("Missing required parameter 'surveyId'.")
+    info = request.sim.store.survey(survey)
+    elements = request.sim.sms_distributions.records(info)
+    return _skip_token_result(request, elements, "id", "/distributions/sms", ("surveyId",))
+
+
 def distribution_history(request: Request) -> dict[str, Any]:
     distribution_id = request.params["distributionId"]
     directory = request.sim.directory
@@ -98,6 +107,7 @@ ROUTES = (
         kind="GET mailinglists/{id}/contacts",
     ),
     Route("GET", "/distributions", list_distributions),
+    Route("GET", "/distributions/sms", list_sms_distributions),
     Route("GET", "/distributions/{distributionId}/history", distribution_history, limit="history"),
     Route("GET", "/eventsubscriptions", list_event_subscriptions, limit="eventsubscriptions"),
 )

@@ -318,11 +318,11 @@ def _rows(snap: Snapshot, opts: ExportOptions) -> tuple[Iterator[Row], int]:
     return rows, estimate
 
 
-def _lines(snap: Snapshot, opts: ExportOptions) -> Iterator[tuple[int, bytes]]:
-    """(index, record bytes) in export order, honouring the limit."""
+def _lines(snap: Snapshot, opts: ExportOptions, drop: int = 0) -> Iterator[tuple[int, bytes]]:
+    """(index, record bytes) in export order, honouring the limit, without the first `drop` rows."""
     factory = RecordFactory(snap.info, opts.key_filter, opts.sort_by_modified)
     encode = snap.codec.encode
-    for index, row in enumerate(_rows(snap, opts)[0]):
+    for index, row in enumerate(itertools.islice(_rows(snap, opts)[0], drop, None)):
         record = factory.record(
             encode(row.slot),
             row.slot,
@@ -397,7 +397,12 @@ def _write_member(
 
 
 def build_file(
-    snap: Snapshot, opts: ExportOptions, built: BuiltFile, limits: FileLimits, stop: threading.Event
+    snap: Snapshot,
+    opts: ExportOptions,
+    built: BuiltFile,
+    limits: FileLimits,
+    stop: threading.Event,
+    drop: int = 0,
 ) -> None:
     """Stream records into the file; a zip gets a new member every `records_per_file` records."""
     guard = _SizeGuard(limits)
@@ -405,11 +410,12 @@ def build_file(
     try:
         with open(built.path, "wb") as raw:
             if not opts.compress:
-                _write_member(raw, _lines(snap, opts), opts, built, guard, stop, offset)
+                _write_member(raw, _lines(snap, opts, drop), opts, built, guard, stop, offset)
                 return
             per_file = limits.records_per_file
             with zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
-                groups = itertools.groupby(_lines(snap, opts), key=lambda line: line[0] // per_file)
+                lines = _lines(snap, opts, drop)
+                groups = itertools.groupby(lines, key=lambda line: line[0] // per_file)
                 for number, lines in groups:
                     name = built.member_name(number)
                     with archive.open(name, "w", force_zip64=True) as out:
@@ -503,6 +509,7 @@ class ExportManager:
         opts = parse_options(body, survey, self.tokens, self.config)
         estimate = _rows(snap, opts)[1]
         fail = self.faults.take("fail_exports")
+        drop = 0 if opts.in_progress or fail else self.faults.take_drop(survey)
         limits = FileLimits.of(self.config)
         canonical = {k: v for k, v in body.items() if k not in ("allowContinuation", "continuationToken")}
         # A str: orjson's bytes keep ~2 KB of spare capacity each, 20 MB over 10,000 exports.
@@ -514,14 +521,14 @@ class ExportManager:
             if snap.seq > self._cache_seq:  # any mutation changes every key: older entries never hit
                 self._cache.clear()
                 self._cache_seq = snap.seq
-            built = None if fail else self._cache.get(key)
+            built = None if fail or drop else self._cache.get(key)
             if built is None or built.error is not None:
                 name = snap.info.name.replace("/", "_")
                 built = BuiltFile(self._dir() / f"{pid}.bin", name, opts.compress, opts.fmt, estimate)
                 if not fail:
-                    if snap.seq == self._cache_seq:
+                    if snap.seq == self._cache_seq and not drop:
                         self._cache[key] = built
-                    build = functools.partial(build_file, snap, opts, built, limits, self._stop)
+                    build = functools.partial(build_file, snap, opts, built, limits, self._stop, drop)
                     self._builders.submit(build)
             token = self.tokens.issue(survey, snap.seq) if opts.allow_continuation else None
             job = ExportJob(

@@ -32,6 +32,11 @@ class Faults:
             setattr(self.config, knob, remaining - 1)
             return True
 
+    def take_drop(self, survey_id: str) -> int:
+        """How many responses the survey's export about to start silently omits (`drop_responses`, once)."""
+        with self._lock:
+            return self.config.drop_responses.pop(survey_id, 0)
+
     def server_error(self) -> int | None:
         """500 or 503 for a deterministic fraction `error_rate_5xx` of API requests."""
         with self._lock:
@@ -151,4 +156,8 @@ KNOB_PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "export_forbidden_surveys": _strings,
     "export_missing_surveys": _strings,
     "forbidden_paths": _strings,
+    "drop_responses": _counts_by_key,
+    "latency_ms": _number,
+    "latency_jitter_ms": _number,
+    "max_in_flight": _optional_cap,
 }

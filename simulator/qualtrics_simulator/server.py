@@ -38,6 +38,13 @@ class SimulatorHTTPServer(ThreadingHTTPServer):
         return f"http://{host!s}:{port}"
 
 
+def too_many_in_flight() -> ApiError:
+    """The `max_in_flight` cap (distance.py): Qualtrics' answer to a client that floods it."""
+    return ApiError(
+        429, RATE_LIMITED, "Too many concurrent requests. Please slow down.", {"Retry-After": "1"}
+    )
+
+
 def _not_found() -> ApiError:
     return ApiError(404, NOT_FOUND, "The requested resource does not exist.")
 
@@ -97,11 +104,14 @@ class Handler(BaseHTTPRequestHandler):
             if path.startswith(ADMIN_PREFIX):
                 self._admin(method, path[len(ADMIN_PREFIX) :] or "/", query, body)
             elif path == "/oauth2/token" and method == "POST":
-                status, payload = self.sim.auth.mint(self.headers, body)
-                self.sim.stats.record("POST oauth2/token", status)
-                self._send_json(status, payload, {"Cache-Control": "no-store"})
+                with self.sim.distance.request("oauth"):
+                    status, payload = self.sim.auth.mint(self.headers, body)
+                    self.sim.stats.record("POST oauth2/token", status)
+                    self._send_json(status, payload, {"Cache-Control": "no-store"})
             elif path == API_PREFIX or path.startswith(API_PREFIX + "/"):
-                self._api(method, path[len(API_PREFIX) :], query, body)
+                credential = self.headers.get("X-API-TOKEN") or self.headers.get("Authorization") or ""
+                with self.sim.distance.request(credential) as admitted:
+                    self._api(method, path[len(API_PREFIX) :], query, body, admitted)
             else:
                 self.sim.stats.record("unknown", 404)
                 self._send_json(404, _not_found().body(str(uuid.uuid4())))
@@ -124,11 +134,15 @@ class Handler(BaseHTTPRequestHandler):
 
     # --- API ---------------------------------------------------------------------------------------------
 
-    def _api(self, method: str, path: str, query: dict[str, list[str]], body: bytes) -> None:
+    def _api(
+        self, method: str, path: str, query: dict[str, list[str]], body: bytes, admitted: bool = True
+    ) -> None:
         request_id = str(uuid.uuid4())
         found = find_route(routes.ROUTES, method, path)
         kind = found[0].kind if found else "unknown"
         try:
+            if not admitted:
+                raise too_many_in_flight()
             self.sim.auth.check(self.headers)
             if found is None:
                 raise _not_found()

@@ -12,8 +12,10 @@ from typing import Any
 from .auth import Authenticator
 from .config import SimulatorConfig
 from .directory import Directory, directory_of
+from .distance import Distance
 from .exports import ExportManager
 from .faults import Faults
+from .sms import SmsDistributions, sms_of
 from .stats import RequestStats
 from .store import ResponseIds, Store
 
@@ -30,10 +32,12 @@ class Tenant:
             forbidden_paths=list(base.forbidden_paths),
             export_forbidden_surveys=list(base.export_forbidden_surveys),
             export_missing_surveys=list(base.export_missing_surveys),
+            drop_responses=dict(base.drop_responses),
         )
         self.store = Store(self.config)
         self.faults = Faults(self.config)
         self.stats = RequestStats()
+        self.distance = Distance(self.config)
         self.auth = Authenticator(self.config)
         self.exports = ExportManager(self.store, self.faults, self.config)
 
@@ -41,6 +45,11 @@ class Tenant:
     def directory(self) -> Directory:
         """Users, groups, XM Directory and distributions, built on first use."""
         return directory_of(self.store)
+
+    @property
+    def sms_distributions(self) -> SmsDistributions:
+        """SMS distributions (listed apart from email ones), built on first use."""
+        return sms_of(self.store, self.directory)
 
     # --- ground truth and mutations --------------------------------------------------------------------
 
@@ -78,10 +87,12 @@ class Tenant:
         self.store.delete_survey(survey_id)
 
     def request_counts(self) -> dict[str, int]:
-        return self.stats.snapshot()
+        """Requests by kind and status, and `in_flight_max`: the most API requests seen at once."""
+        return {**self.stats.snapshot(), "in_flight_max": self.distance.max_in_flight_seen}
 
     def reset_counts(self) -> None:
         self.stats.reset()
+        self.distance.reset()
 
     def set_faults(self, **knobs: Any) -> dict[str, Any]:
         return self.faults.update(knobs)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
+
+from airbyte_cdk.models import SyncMode
 
 from source_qualtrics.errors import QualtricsApiError
 from source_qualtrics.streams.base import QualtricsListStream, what_to_grant
@@ -23,7 +25,7 @@ class Users(QualtricsListStream):
 
 
 class Groups(QualtricsListStream):
-    """`GET /groups`, plus `GET /groups/{id}/members` per group, as a `members` array."""
+    """`GET /groups`, plus `GET /groups/{id}/members` per group (read ahead), as a `members` array."""
 
     primary_key = "id"
     path = "groups"
@@ -34,17 +36,30 @@ class Groups(QualtricsListStream):
     def name(self) -> str:
         return "groups"
 
-    def to_record(self, element: Mapping[str, Any], stream_slice: Mapping[str, Any]) -> dict[str, Any]:
-        record = super().to_record(element, stream_slice)
-        group_id = record.get("id")
-        record["members"] = self._members(group_id) if isinstance(group_id, str) else None
-        return record
+    def read_records(
+        self,
+        sync_mode: SyncMode,
+        cursor_field: list[str] | None = None,
+        stream_slice: Mapping[str, Any] | None = None,
+        stream_state: Mapping[str, Any] | None = None,
+    ) -> Iterable[Mapping[str, Any]]:
+        groups = super().read_records(sync_mode, cursor_field, stream_slice, stream_state)
+        for group, members in self.read_ahead(groups, self._member_pages):
+            group_id = group.get("id")
+            yield {
+                **group,
+                "members": self._members(group_id, members) if isinstance(group_id, str) else None,
+            }
 
-    def _members(self, group_id: str) -> list[dict[str, Any]] | None:
+    def _member_pages(self, group: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+        group_id = group.get("id")
+        return self._client.paginate(f"groups/{group_id}/members") if isinstance(group_id, str) else iter(())
+
+    def _members(self, group_id: str, pages: Iterable[Any]) -> list[dict[str, Any]] | None:
         """Each member as Qualtrics lists it; None (not []) when the members could not be read."""
         path = f"groups/{group_id}/members"
         try:
-            return [dict(member) for member in self._client.paginate(path) if isinstance(member, Mapping)]
+            return [dict(member) for member in pages if isinstance(member, Mapping)]
         except QualtricsApiError as error:
             if error.status in (403, 404):
                 message = (

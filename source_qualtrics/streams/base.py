@@ -7,12 +7,16 @@ JSON schema declares, so nothing a destination would drop is emitted and nothing
 Qualtrics grants most resources per permission: a token may read surveys but not users. A 403 on a
 stream (or on one parent's children) is therefore logged as a warning that says which permission is
 missing, and the sync goes on with the other streams and parents.
+
+Children are read per parent, one request (or a few pages) each; `children` reads the next parents'
+children ahead in worker threads (`fan_out`) and hands each parent's records back in order, so every
+per-parent rule below runs on the stream's thread as in a plain loop.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from functools import cached_property
 from typing import Any
 
@@ -20,9 +24,14 @@ from airbyte_cdk.models import SyncMode
 from airbyte_cdk.sources.streams import Stream
 
 from source_qualtrics.errors import QualtricsApiError
+from source_qualtrics.fan_out import R, T, fan_out
 from source_qualtrics.sync import SyncContext
 
 logger = logging.getLogger("airbyte")
+
+#: parents per slice of a stream whose parents are read ahead (`read_parents_ahead`)
+PARENTS_PER_SLICE = 500
+PARENTS = "parents"
 
 
 def what_to_grant(permission: str, scope: str) -> str:
@@ -49,6 +58,9 @@ class QualtricsListStream(Stream):
     #: what a Qualtrics admin grants, in words, and the OAuth scope that covers it
     permission: str = ""
     scope: str = ""
+    #: whether `parent_slices` are single parents whose children overlap: they come in slices of
+    #: `PARENTS_PER_SLICE` (`{"parents": [...]}`) read ahead in worker threads
+    read_parents_ahead: bool = False
 
     def __init__(self, sync: SyncContext) -> None:
         self._sync = sync
@@ -89,10 +101,23 @@ class QualtricsListStream(Stream):
         cursor_field: list[str] | None = None,
         stream_state: Mapping[str, Any] | None = None,
     ) -> Iterable[Mapping[str, Any] | None]:
+        group: list[Mapping[str, Any]] = []
         try:
-            yield from self.parent_slices()
+            for parent in self.parent_slices():
+                if not self.read_parents_ahead:
+                    yield parent
+                    continue
+                group.append(parent)
+                if len(group) >= PARENTS_PER_SLICE:
+                    yield {PARENTS: group}
+                    group = []
         except Forbidden as forbidden:
+            if group:  # the parents listed before the refusal are read first, as they come
+                yield {PARENTS: group}
+                group = []
             self.warn_forbidden(str(forbidden), forbidden.key)
+        if group:
+            yield {PARENTS: group}
 
     def read_records(
         self,
@@ -102,9 +127,37 @@ class QualtricsListStream(Stream):
         stream_state: Mapping[str, Any] | None = None,
     ) -> Iterable[Mapping[str, Any]]:
         current = stream_slice or {}
+        if PARENTS in current:
+            for _, records in self.children(current[PARENTS], sync_mode):
+                yield from records
+            return
+        params = self.request_params(current, sync_mode) or None
+        yield from self.records_of(current, self._client.paginate(self.path.format(**current), params))
+
+    def children(
+        self, parents: Iterable[Mapping[str, Any]], sync_mode: SyncMode
+    ) -> Iterator[tuple[Mapping[str, Any], Iterator[Mapping[str, Any]]]]:
+        """Each parent with its records, in order; the next parents' pages are read ahead meanwhile."""
+        requests = (
+            (parent, self.path.format(**parent), self.request_params(parent, sync_mode) or None)
+            for parent in parents
+        )
+        for (parent, _, _), elements in self.read_ahead(
+            requests, lambda r: self._client.paginate(r[1], r[2])
+        ):
+            yield parent, self.records_of(parent, elements)
+
+    def read_ahead(
+        self, items: Iterable[T], read: Callable[[T], Iterable[R]]
+    ) -> Iterator[tuple[T, Iterator[R]]]:
+        """`fan_out` with as many items ahead as requests may be in flight."""
+        return fan_out(items, read, ahead=self._client.max_concurrent_requests)
+
+    def records_of(self, current: Mapping[str, Any], elements: Iterable[Any]) -> Iterator[Mapping[str, Any]]:
+        """One parent's elements as records; its 403 a warning, a `skip_error` skipped."""
         path = self.path.format(**current)
         try:
-            for element in self._client.paginate(path, self.request_params(current, sync_mode) or None):
+            for element in elements:
                 if isinstance(element, Mapping):
                     yield self.to_record(element, current)
         except QualtricsApiError as error:

@@ -29,6 +29,7 @@ class Directories(QualtricsListStream):
 
 class _PerDirectory(QualtricsListStream):
     parent_keys: tuple[str, ...] = ("directoryId",)
+    read_parents_ahead = True
 
     def parent_slices(self) -> Iterable[Mapping[str, Any]]:
         for element in self.paginate_parent("directories", DIRECTORY_PERMISSION, DIRECTORY_SCOPE):

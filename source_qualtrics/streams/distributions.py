@@ -17,6 +17,8 @@ last activity, so opens, starts and completions stop arriving about 67 days afte
 
 Both streams read surveys in a few groups (`survey_groups`), so at thousands of surveys the
 per-survey state is built and written once per group rather than once per survey or per record.
+Within a group the next surveys' distributions and histories are read ahead in worker threads
+(`QualtricsListStream.read_ahead`); each survey's records, and then its cursor, come in order.
 """
 
 from __future__ import annotations
@@ -96,17 +98,17 @@ class Distributions(_PerSurvey, IncrementalMixin):
         stream_slice: Mapping[str, Any] | None = None,
         stream_state: Mapping[str, Any] | None = None,
     ) -> Iterable[Mapping[str, Any]]:
-        for survey_id in (stream_slice or {}).get("surveyIds", ()):
-            yield from self.survey_distributions(survey_id, sync_mode, stream_state)
+        surveys = ({"surveyId": survey_id} for survey_id in (stream_slice or {}).get("surveyIds", ()))
+        for survey, records in self.children(surveys, sync_mode):
+            yield from self.survey_distributions(survey["surveyId"], records, sync_mode)
         self._cursors.checkpoint()
 
     def survey_distributions(
-        self, survey_id: str, sync_mode: SyncMode, stream_state: Mapping[str, Any] | None
+        self, survey_id: str, records: Iterable[Mapping[str, Any]], sync_mode: SyncMode
     ) -> Iterator[Mapping[str, Any]]:
         """One survey's distributions; its cursor moves to the newest send date once all are out."""
         newest = parse_instant(self._cursors.get(survey_id))
-        child = {"surveyId": survey_id}
-        for record in super().read_records(sync_mode, None, child, stream_state):
+        for record in records:
             sent = parse_instant(record.get(self.cursor_field))
             if sent is not None and sent <= self._now and (newest is None or sent > newest):
                 newest = sent
@@ -161,18 +163,35 @@ class DistributionHistory(_PerSurvey, IncrementalMixin):
         stream_slice: Mapping[str, Any] | None = None,
         stream_state: Mapping[str, Any] | None = None,
     ) -> Iterable[Mapping[str, Any]]:
-        for survey_id in (stream_slice or {}).get("surveyIds", ()):
-            try:
-                distribution_ids = list(self.readable_distributions(survey_id, sync_mode))
-            except Forbidden as forbidden:  # this survey's distributions only; its cursor stays
-                self.warn_forbidden(str(forbidden), forbidden.key)
-                continue
-            for distribution_id in distribution_ids:
-                child = {"surveyId": survey_id, "distributionId": distribution_id}
-                yield from super().read_records(sync_mode, cursor_field, child, stream_state)
-            if sync_mode == SyncMode.incremental:
-                self._read_at[survey_id] = api_format(self._sync.started_at)
+        survey_ids = (stream_slice or {}).get("surveyIds", ())
+        for step, pages in self.read_ahead(self.history_steps(survey_ids, sync_mode), self.history_pages):
+            if "forbidden" in step:  # this survey's distributions only; its cursor stays
+                self.warn_forbidden(str(step["forbidden"]), step["forbidden"].key)
+            elif "distributionId" in step:
+                yield from self.records_of(step, pages)
+            elif sync_mode == SyncMode.incremental:  # every history of the survey is out
+                self._read_at[step["surveyId"]] = api_format(self._sync.started_at)
         self._read_at.checkpoint()
+
+    def history_steps(self, survey_ids: Iterable[str], sync_mode: SyncMode) -> Iterator[dict[str, Any]]:
+        """Per survey, its distribution lists read ahead: a step per distribution whose history to
+        read, then the survey itself (all read); or, when its distributions are refused, the refusal."""
+        listed = self.read_ahead(
+            survey_ids, lambda survey_id: self.readable_distributions(survey_id, sync_mode)
+        )
+        for survey_id, distribution_ids in listed:
+            try:
+                ids = list(distribution_ids)
+            except Forbidden as forbidden:
+                yield {"surveyId": survey_id, "forbidden": forbidden}
+                continue
+            for distribution_id in ids:
+                yield {"surveyId": survey_id, "distributionId": distribution_id}
+            yield {"surveyId": survey_id}
+
+    def history_pages(self, step: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+        """A distribution step's history (in a worker thread); the other steps read nothing."""
+        return self._client.paginate(self.path.format(**step)) if "distributionId" in step else iter(())
 
     def readable_distributions(self, survey_id: str, sync_mode: SyncMode) -> Iterator[str]:
         """Ids of the survey's distributions to read the history of (test emails have none)."""

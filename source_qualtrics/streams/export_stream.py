@@ -71,6 +71,7 @@ class SurveyExportStream(Stream):
         self._policy = CheckpointPolicy(surveys=0)
         self._estimated = False
         self._failures: list[ExportFailed] = []
+        self._finished = False  # `final_work` ran in this sync
 
     # -- what a subclass provides ---------------------------------------------------------------------
 
@@ -101,6 +102,15 @@ class SurveyExportStream(Stream):
     def checkpoint(self) -> None:
         """The CDK writes the state next: build it now (it reads `state` after every record)."""
 
+    def has_final_work(self) -> bool:
+        """Whether `final_work` has cursors to move once every export is handled (run in the last
+        batch, or, when that batch could not know it was the last, in one more)."""
+        return False
+
+    def final_work(self) -> None:
+        """Every export of the stream was handled: work that moves cursors, run in one last batch so
+        the CDK writes a STATE after it."""
+
     def sync_done(self) -> None:
         """Every export of the stream was handled: the place for a summary of the sync."""
 
@@ -118,7 +128,7 @@ class SurveyExportStream(Stream):
         cursor_field: list[str] | None = None,
         stream_state: Mapping[str, Any] | None = None,
     ) -> Iterable[Mapping[str, Any] | None]:
-        self._failures, self._estimated = [], False
+        self._failures, self._estimated, self._finished = [], False, False
         survey_ids = self._sync.survey_ids()
         concurrency = self._config.max_concurrent_exports
         self._scheduler = ExportScheduler(
@@ -139,6 +149,8 @@ class SurveyExportStream(Stream):
             self._upcoming = upcoming
             yield {"batch": batch}
             batch += 1
+        if self.has_final_work() and not self._finished:
+            yield {"batch": batch, "final": True}  # the last batch could not tell it was the last
         self.sync_done()
         self._end_with_failures()
 
@@ -161,6 +173,10 @@ class SurveyExportStream(Stream):
         """One batch: finished exports until a checkpoint is due (or none are left)."""
         if not stream_slice or "batch" not in stream_slice:
             return
+        if stream_slice.get("final"):
+            self._finish()
+            self.checkpoint()
+            return
         result, self._upcoming = self._upcoming, None
         while result is not None:
             if not self._estimated and self._scheduler is not None and self._scheduler.planning_done:
@@ -175,7 +191,14 @@ class SurveyExportStream(Stream):
                 if self._policy.due(records=emitted, backfill=result.task.backfill):
                     break
             result = next(self._results, None)
+        if result is None or (self._scheduler is not None and self._scheduler.exhausted):
+            self._finish()  # the last batch: its STATE carries what the final work moves
         self.checkpoint()
+
+    def _finish(self) -> None:
+        if not self._finished:
+            self._finished = True
+            self.final_work()
 
     def _emit(self, ready: ExportReady) -> Iterator[AirbyteMessage]:
         """One finished export's records, then the subclass moves the survey's cursor past them."""

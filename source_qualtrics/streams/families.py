@@ -19,6 +19,7 @@ from source_qualtrics.streams.directory import (
 from source_qualtrics.streams.distributions import DistributionHistory, Distributions
 from source_qualtrics.streams.divisions import Divisions
 from source_qualtrics.streams.event_subscriptions import EventSubscriptions
+from source_qualtrics.streams.sms_distributions import SmsDistributions
 from source_qualtrics.streams.survey_definitions import SurveyDefinitions
 from source_qualtrics.streams.survey_questions import SurveyQuestions
 from source_qualtrics.streams.survey_structure import structure_streams
@@ -50,6 +51,7 @@ def directory_streams(
         ContactTransactions(sync),
         Distributions(sync),
         DistributionHistory(sync),
+        SmsDistributions(sync),
         EventSubscriptions(sync),
         ResponseIds(sync, timing=timing, sleep=sleep),
     ]

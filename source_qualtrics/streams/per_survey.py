@@ -16,6 +16,7 @@ from airbyte_cdk.models import SyncMode
 
 from source_qualtrics.errors import QualtricsApiError
 from source_qualtrics.export import ExportTask
+from source_qualtrics.fan_out import fan_out
 from source_qualtrics.streams.responses import Responses, answers_of, promoted_columns
 from source_qualtrics.streams.survey_schema import (
     METADATA_COLUMNS,
@@ -31,6 +32,8 @@ logger = logging.getLogger("airbyte")
 
 class SurveyResponses(Responses):
     """One survey's responses as a typed table."""
+
+    checks_completeness = False
 
     def __init__(self, sync: SyncContext, survey_id: str, columns: list[Column], **kwargs: Any):
         super().__init__(sync, **kwargs)
@@ -79,9 +82,15 @@ class SurveyResponses(Responses):
 def per_survey_streams(sync: SyncContext, **kwargs: Any) -> list[SurveyResponses]:
     """A typed stream per survey whose definition the token can read; the others get a warning."""
     streams = []
-    for survey_id in sync.survey_ids():
+    client = sync.client
+    read = fan_out(
+        sync.survey_ids(),
+        lambda survey_id: [client.get_result(f"survey-definitions/{survey_id}")],
+        ahead=client.max_concurrent_requests,
+    )
+    for survey_id, fetched in read:  # the next surveys' definitions are fetched meanwhile
         try:
-            definition = sync.client.get_result(f"survey-definitions/{survey_id}")
+            definition = next(iter(fetched))
         except QualtricsApiError as error:
             if error.status not in (403, 404):
                 raise

@@ -85,6 +85,7 @@ class QuestionAnswers(Responses):
 
     primary_key = ["surveyId", "responseId", "answerKey"]
     cursor_field = "responseLastModified"
+    checks_completeness = False
 
     def __init__(self, sync: SyncContext, definitions: SurveyDefinitions, **kwargs: Any) -> None:
         super().__init__(sync, **kwargs)

@@ -3,8 +3,10 @@
 A cursor holds what the next export of the survey needs: the continuation token Qualtrics issued and
 when (tokens expire after about a week), the newest last-modified timestamp seen (for the date-window
 fallback), the windows of a first sync that are still to be exported (`backfill`, so an interrupted
-backfill resumes at the window in flight), and the survey's response counts at its last export (for
-the option that skips unchanged surveys). States written before windows existed load unchanged.
+backfill resumes at the window in flight), the survey's response counts at its last export (for
+the option that skips unchanged surveys), and the most responses that export can have held
+(`countsCeiling`: the completeness check of the next changes export starts from it). States written
+before windows existed load unchanged.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ class SurveyCursor:
     backfill: tuple[Window, ...] = ()
     response_counts: dict[str, int] = field(default_factory=dict)
     exported_at: str | None = None
+    counts_ceiling: int | None = None
 
     @property
     def started(self) -> bool:
@@ -56,6 +59,8 @@ class SurveyCursor:
             cursor["responseCounts"] = dict(self.response_counts)
         if self.exported_at:
             cursor["exportedAt"] = self.exported_at
+        if self.counts_ceiling is not None:
+            cursor["countsCeiling"] = self.counts_ceiling
         return cursor
 
     @classmethod
@@ -68,6 +73,7 @@ class SurveyCursor:
 
         backfill = value.get("backfill") or []
         counts = value.get("responseCounts")
+        ceiling = value.get("countsCeiling")
         return cls(
             text("continuationToken"),
             text("tokenIssuedAt"),
@@ -75,6 +81,7 @@ class SurveyCursor:
             tuple(Window.from_json(window) for window in backfill),
             {k: v for k, v in counts.items() if isinstance(v, int)} if isinstance(counts, Mapping) else {},
             text("exportedAt"),
+            ceiling if isinstance(ceiling, int) and not isinstance(ceiling, bool) else None,
         )
 
 

@@ -16,13 +16,16 @@ from __future__ import annotations
 import logging
 import zlib
 from collections.abc import Iterator, Mapping, MutableMapping
+from dataclasses import replace
 from typing import Any
 
 from airbyte_cdk.models import SyncMode
 from airbyte_cdk.sources.streams import IncrementalMixin
 
+from source_qualtrics.completeness import CountsReading, SurveyExportReport, check_survey, warn_shortfall
 from source_qualtrics.dates import NewestTimestamp, iso_millis, latest, now, parse_instant
 from source_qualtrics.export import ExportTask
+from source_qualtrics.fan_out import fan_out
 from source_qualtrics.pacing import EXPORT_STARTS_PER_MINUTE
 from source_qualtrics.streams.export_stream import SurveyExportStream
 from source_qualtrics.streams.partitioned_state import damaged_state, dump_partitions, load_partitions
@@ -67,6 +70,9 @@ EMPTY_EXPORTS_WORTH_A_HINT = 20
 class Responses(SurveyExportStream, IncrementalMixin):
     primary_key: str | list[str] = "responseId"
     cursor_field = "lastModifiedDate"
+    #: whether this stream checks its exports against Qualtrics' counts (the streams that share its
+    #: exports and cursors, `question_answers` and the typed per-survey streams, leave it to `responses`)
+    checks_completeness = True
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -79,6 +85,11 @@ class Responses(SurveyExportStream, IncrementalMixin):
         self._emitted = 0  # records of the export being read
         self._whole: set[str] = set()  # surveys exported from the start in this sync
         self._changes_exports = [0, 0]  # exports of already-synced surveys in this sync: all, empty
+        self._before: dict[str, CountsReading] = {}  # counts read before the survey's exports, if checked
+        self._emitted_by_survey: dict[str, int] = {}
+        self._caught_up: set[str] = set()  # surveys whose newest changes were exported in this sync
+        self._checked_whole: set[str] = set()  # first syncs in a single export, checked on their own
+        self._previous_ceilings: dict[str, int] = {}  # from the saved state, per survey
 
     @property
     def name(self) -> str:
@@ -132,6 +143,7 @@ class Responses(SurveyExportStream, IncrementalMixin):
                 return []
             windows = list(cursor.backfill)
             changes = self._changes_task(survey_id, cursor)
+            self._watch_counts(survey_id, cursor.counts_ceiling, whole=False)
             if changes is not None:
                 self._backfill[survey_id] = windows
                 return [changes, *self._in_order(survey_id, windows)]
@@ -170,9 +182,25 @@ class Responses(SurveyExportStream, IncrementalMixin):
         )
         if len(windows) > 1:
             logger.info("Survey %s: first sync in %d windows of last-modified time", survey_id, len(windows))
+        self._watch_counts(survey_id, None, whole=len(windows) == 1 and start is None)
         first = windows[0]
         windows[0] = Window(start, first.end)  # without a start date, nothing before the first window is lost
         return windows
+
+    def _watch_counts(self, survey_id: str, previous_ceiling: int | None, *, whole: bool) -> None:
+        """Read the survey's counts before its exports start: the first bound of its completeness check
+        (`whole`: one export of all its responses, checked on its own; else its changes are checked
+        against the ceiling the previous check left). A saved filter exports a subset: nothing to check."""
+        if not self.checks_completeness or self._config.export_options.filter_id:
+            return
+        before = self._sync.counts_reading(survey_id)
+        if before is None:
+            return
+        self._before[survey_id] = before
+        if whole:
+            self._checked_whole.add(survey_id)
+        if previous_ceiling is not None:
+            self._previous_ceilings[survey_id] = previous_ceiling
 
     def _changes_task(self, survey_id: str, cursor: SurveyCursor) -> ExportTask | None:
         """What changed since the last sync: by continuation token, else a window from the newest one seen."""
@@ -290,6 +318,9 @@ class Responses(SurveyExportStream, IncrementalMixin):
             self._changes_exports[0] += 1
             self._changes_exports[1] += self._emitted == 0
         stamp = iso_millis(now())
+        self._emitted_by_survey[survey_id] = self._emitted_by_survey.get(survey_id, 0) + self._emitted
+        if changes:
+            self._caught_up.add(survey_id)
         self._cursors[survey_id] = SurveyCursor(
             continuation_token=continuation_token if changes else previous.continuation_token,
             token_issued_at=(stamp if continuation_token else None) if changes else previous.token_issued_at,
@@ -299,10 +330,54 @@ class Responses(SurveyExportStream, IncrementalMixin):
             if changes
             else previous.response_counts,
             exported_at=stamp if changes else previous.exported_at,
+            # the ceiling belongs to the previous token: none until this sync's check sets the new one
+            counts_ceiling=None if changes else previous.counts_ceiling,
         )
 
+    def has_final_work(self) -> bool:
+        return bool(self._before)
+
+    def final_work(self) -> None:
+        """Every export is handled: check each survey exported up to its newest changes against a second
+        read of its counts, warn about a shortfall, and keep the ceiling its next check starts from."""
+        # not failed, nor a backfill still under way: such a survey is checked once it has caught up
+        due = [survey_id for survey_id in self._before if self._caught_up_whole(survey_id)]
+        # the second reads overlap: one light request per checked survey, each a round trip
+        ahead = self._client.max_concurrent_requests
+        recounts = fan_out(due, lambda survey_id: [self._sync.recount(survey_id)], ahead=ahead)
+        for survey_id, afters in recounts:
+            before, cursor = self._before[survey_id], self._cursors[survey_id]
+            after = next(iter(afters))
+            if after is None:
+                continue
+            check, ceiling = check_survey(
+                survey_id,
+                self._emitted_by_survey.get(survey_id, 0),
+                before,
+                after,
+                previous_ceiling=self._previous_ceilings.get(survey_id),
+                full=survey_id in self._checked_whole,
+            )
+            if check is not None and check.shortfall:
+                warn_shortfall(self.name, check)
+            self._cursors[survey_id] = replace(cursor, counts_ceiling=ceiling)
+            self._sync.export_reports[survey_id] = SurveyExportReport(
+                self._emitted_by_survey.get(survey_id, 0), cursor.last_modified, check
+            )
+
+    def _caught_up_whole(self, survey_id: str) -> bool:
+        cursor = self._cursors.get(survey_id)
+        return survey_id in self._caught_up and cursor is not None and not cursor.backfill
+
     def sync_done(self) -> None:
-        """With the skip option off, say once what exporting unchanged surveys cost, and what saves it."""
+        """What each survey's export did, for the counts stream; then, with the skip option off, say
+        once what exporting unchanged surveys cost, and what saves it."""
+        if self.checks_completeness:
+            reports = self._sync.export_reports
+            for survey_id, cursor in self._cursors.items():
+                if survey_id not in reports:
+                    emitted = self._emitted_by_survey.get(survey_id, 0)
+                    reports[survey_id] = SurveyExportReport(emitted, cursor.last_modified)
         exports, empty = self._changes_exports
         self._changes_exports = [0, 0]
         if self._config.skip_unchanged_surveys or exports < EMPTY_EXPORTS_WORTH_A_HINT or empty * 2 < exports:

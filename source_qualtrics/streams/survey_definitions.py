@@ -7,20 +7,22 @@ sync: a survey's definition is fetched at most once while its `lastModified` sta
 trimmed to the parts the streams read.
 
 Each stream still keeps its own per-survey cursor (the survey's `lastModified`), so a stream added
-later reads every survey once, and an unchanged survey costs nothing.
+later reads every survey once, and an unchanged survey costs nothing. The definitions a stream needs
+are fetched a few surveys ahead in worker threads (`fan_out`) and used in survey order.
 """
 
 from __future__ import annotations
 
 import logging
 from abc import abstractmethod
-from collections.abc import Iterable, Mapping, MutableMapping
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from typing import Any
 
 from airbyte_cdk.models import SyncMode
 from airbyte_cdk.sources.streams import IncrementalMixin, Stream
 
 from source_qualtrics.errors import QualtricsApiError
+from source_qualtrics.fan_out import fan_out
 from source_qualtrics.streams.base import what_to_grant
 from source_qualtrics.streams.partitioned_state import SurveyStamps, survey_groups
 from source_qualtrics.sync import SyncContext
@@ -31,6 +33,11 @@ logger = logging.getLogger("airbyte")
 KEPT_PARTS = ("SurveyID", "LastModified", "Questions", "Blocks", "SurveyFlow")
 DEFINITION_PERMISSION = "view access to the survey definition (the survey shared with the token's user)"
 DEFINITION_SCOPE = "read:surveys"
+
+
+def trim(definition: Mapping[str, Any]) -> dict[str, Any]:
+    """Only the parts the streams read: definitions read ahead wait in memory."""
+    return {part: definition[part] for part in KEPT_PARTS if part in definition}
 
 
 class SurveyDefinitions:
@@ -50,16 +57,43 @@ class SurveyDefinitions:
         modified = self._sync.listed(survey_id).get("lastModified")
         return modified if isinstance(modified, str) else None
 
-    def definition(self, survey_id: str, modified: str | None, stream: str) -> Mapping[str, Any] | None:
-        """The trimmed definition; None (warned once per survey) when Qualtrics refuses or lost it."""
+    def definitions(
+        self, survey_ids: Iterable[str], stream: str
+    ) -> Iterator[tuple[str, str | None, Mapping[str, Any] | None]]:
+        """Each survey with its `lastModified` and trimmed definition (see `definition`), in order;
+        the definitions not cached yet are fetched ahead in worker threads."""
+        wanted = ((survey_id, self.last_modified(survey_id)) for survey_id in survey_ids)
+        fetches = fan_out(wanted, self._fetch_unless_cached, ahead=self._client.max_concurrent_requests)
+        for (survey_id, modified), fetched in fetches:
+            yield survey_id, modified, self.definition(survey_id, modified, stream, fetched)
+
+    def _fetch_unless_cached(self, wanted: tuple[str, str | None]) -> Iterator[dict[str, Any]]:
+        survey_id, modified = wanted
+        if self._cached(survey_id, modified) is not None:
+            return iter(())
+        return iter([trim(self._client.get_result(f"survey-definitions/{survey_id}"))])
+
+    def _cached(
+        self, survey_id: str, modified: str | None
+    ) -> tuple[str | None, Mapping[str, Any] | None] | None:
         cached = self._cache.get(survey_id)
-        if cached is not None and cached[0] == modified:
+        return cached if cached is not None and cached[0] == modified else None
+
+    def definition(
+        self, survey_id: str, modified: str | None, stream: str, fetched: Iterable[dict[str, Any]] = ()
+    ) -> Mapping[str, Any] | None:
+        """The trimmed definition; None (warned once per survey) when Qualtrics refuses or lost it.
+        `fetched`: its fetch already under way, if any (else it is fetched here)."""
+        cached = self._cached(survey_id, modified)
+        if cached is not None:
             if cached[1] is None:
                 logger.info("%s: survey %s skipped (its definition could not be read)", stream, survey_id)
             return cached[1]
         self.fetches += 1
         try:
-            result = self._client.get_result(f"survey-definitions/{survey_id}")
+            result = next(iter(fetched), None)
+            if result is None:
+                result = self._client.get_result(f"survey-definitions/{survey_id}")
         except QualtricsApiError as error:
             if error.status not in (403, 404):
                 raise
@@ -74,7 +108,7 @@ class SurveyDefinitions:
             )
             self._cache[survey_id] = (modified, None)
             return None
-        trimmed = {part: result[part] for part in KEPT_PARTS if part in result}
+        trimmed = trim(result)
         self._cache[survey_id] = (modified, trimmed)
         return trimmed
 
@@ -128,9 +162,8 @@ class DefinitionStream(Stream, IncrementalMixin):
         stream_slice: Mapping[str, Any] | None = None,
         stream_state: Mapping[str, Any] | None = None,
     ) -> Iterable[Mapping[str, Any]]:
-        for survey_id in (stream_slice or {}).get("survey_ids", ()):
-            modified = self._definitions.last_modified(survey_id)
-            definition = self._definitions.definition(survey_id, modified, self.name)
+        survey_ids = (stream_slice or {}).get("survey_ids", ())
+        for survey_id, modified, definition in self._definitions.definitions(survey_ids, self.name):
             if definition is None:
                 continue
             yield from self.rows(survey_id, definition)

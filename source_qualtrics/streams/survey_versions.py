@@ -19,6 +19,7 @@ class SurveyVersions(QualtricsListStream):
     parent_keys = ("surveyId",)
     permission = "view access to the survey definition (the survey shared with the token's user)"
     scope = "read:surveys"
+    read_parents_ahead = True
 
     @property
     def name(self) -> str:

@@ -5,19 +5,20 @@ Qualtrics' list has no modified-since filter, so the sync's one walk of all page
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, MutableMapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from airbyte_cdk.models import SyncMode
-from airbyte_cdk.sources.streams import IncrementalMixin, Stream
+from airbyte_cdk.sources.streams import Stream
 
 from source_qualtrics.dates import NewestTimestamp, parse_instant
+from source_qualtrics.streams.single_cursor import SingleCursor
 from source_qualtrics.sync import SyncContext
 
 SURVEY_FIELDS = ("id", "name", "ownerId", "lastModified", "creationDate", "isActive")
 
 
-class Surveys(Stream, IncrementalMixin):
+class Surveys(SingleCursor, Stream):
     primary_key = "id"
     cursor_field = "lastModified"
 
@@ -30,19 +31,6 @@ class Surveys(Stream, IncrementalMixin):
     @property
     def name(self) -> str:
         return "surveys"
-
-    @property
-    def source_defined_cursor(self) -> bool:
-        return True
-
-    @property
-    def state(self) -> MutableMapping[str, Any]:
-        return {self.cursor_field: self._cursor} if self._cursor else {}
-
-    @state.setter
-    def state(self, value: MutableMapping[str, Any]) -> None:
-        cursor = (value or {}).get(self.cursor_field)
-        self._cursor = cursor if isinstance(cursor, str) else None
 
     def read_records(
         self,
