@@ -127,7 +127,7 @@ def test_one_state_per_survey_right_after_its_records(source, api) -> None:  # t
     assert cursor_of(states[0], second) is None
     assert cursor_of(states[1], second)["continuationToken"] == token[second]
     assert cursor_of(states[1], SV_B)["lastModifiedDate"] == "2024-04-01T00:00:00.5Z"
-    assert "countsCeiling" not in cursor_of(states[0], SV_A)
+    assert "countsCeiling" not in cursor_of(states[0], first)
     assert cursor_of(states[1], SV_A)["countsCeiling"] == cursor_of(states[1], SV_B)["countsCeiling"]
 
 
