@@ -35,6 +35,7 @@ from source_qualtrics.errors import (
     QualtricsConnectionError,
 )
 from source_qualtrics.export import ExportTiming
+from source_qualtrics.streams.base import QualtricsListStream
 from source_qualtrics.streams.families import directory_streams, survey_structure_streams
 from source_qualtrics.streams.in_progress_responses import InProgressResponses
 from source_qualtrics.streams.partitioned_state import damaged_state, load_partitions
@@ -194,6 +195,10 @@ class SourceQualtrics(AbstractSource):
             *directory_streams(sync, **export_args),
             *(per_survey_streams(sync, **export_args) if parsed.per_survey_streams else []),
         ]
+        selected = {entry.stream.name for entry in self._selected.streams} if self._selected else set()
+        for stream in streams:
+            if isinstance(stream, QualtricsListStream) and stream.name in selected:
+                stream.start_read_ahead()
         return streams
 
     def make_client(self, config: QualtricsConfig) -> QualtricsClient:

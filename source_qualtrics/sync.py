@@ -23,6 +23,7 @@ from source_qualtrics.config import QualtricsConfig
 from source_qualtrics.dates import DateTime, iso_millis, now, parse_instant
 from source_qualtrics.errors import ConfigError, QualtricsApiError, QualtricsConnectionError
 from source_qualtrics.export_cache import ExportCache
+from source_qualtrics.page_spool import Chains, PageSpool
 
 logger = logging.getLogger("airbyte")
 
@@ -51,6 +52,7 @@ class SyncContext:
         self._recounts: dict[str, CountsReading | None] = {}
         self.export_reports: dict[str, SurveyExportReport] = {}  # by `responses`, per survey
         self._spool_dir: Path | None = None
+        self._read_ahead: dict[str, PageSpool] = {}
 
     def surveys(self) -> list[dict[str, Any]]:
         """Every survey the token's user can see, as `GET /surveys` lists them (read once per sync)."""
@@ -125,7 +127,20 @@ class SyncContext:
             self._spool_dir = Path(tempfile.mkdtemp(prefix="source-qualtrics-"))
         return self._spool_dir
 
+    def read_ahead(self, name: str, chains: Chains) -> PageSpool:
+        """Start reading a stream's long page chains now, in the background (`page_spool.py`: the
+        CDK reads streams one after another, so the chains' round trips overlap the earlier streams')."""
+        spool = self._read_ahead[name] = PageSpool(self.spool_dir() / f"{name}.jsonl", chains, name=name)
+        return spool
+
+    def read_ahead_of(self, name: str) -> PageSpool | None:
+        """The chains read ahead for stream `name`, None when nothing is."""
+        return self._read_ahead.get(name)
+
     def close(self) -> None:
+        for spool in self._read_ahead.values():
+            spool.close()
+        self._read_ahead.clear()
         self.exports.clear()
         if self._spool_dir is not None:
             shutil.rmtree(self._spool_dir, ignore_errors=True)
