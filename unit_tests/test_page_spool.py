@@ -95,7 +95,7 @@ def test_a_server_error_fails_the_stream_at_its_place_and_nothing_past_it_is_rea
     assert [r["contactId"] for r in data(output, "directory_contacts")] == ["CID_1"]
     assert output.errors, "the 500 fails the stream as a plain read would"
     assert requested(api, f"{CONTACTS_1}") == 1 + 6  # the first page, then the failing one's attempts
-    assert requested(api, CONTACTS_2) == 0  # a plain read stops at the error: so does the read-ahead
+    assert requested(api, CONTACTS_2) == 0  # the worker waits at the failed chain: the stream never went past it
 
 
 def test_nothing_is_read_ahead_when_the_stream_is_not_selected(source, api) -> None:  # type: ignore[no-untyped-def]
