@@ -95,7 +95,9 @@ def test_a_server_error_fails_the_stream_at_its_place_and_nothing_past_it_is_rea
     assert [r["contactId"] for r in data(output, "directory_contacts")] == ["CID_1"]
     assert output.errors, "the 500 fails the stream as a plain read would"
     assert requested(api, f"{CONTACTS_1}") == 1 + 6  # the first page, then the failing one's attempts
-    assert requested(api, CONTACTS_2) == 0  # the worker waits at the failed chain: the stream never went past it
+    assert (
+        requested(api, CONTACTS_2) == 0
+    )  # the worker waits at the failed chain: the stream never went past it
 
 
 def test_nothing_is_read_ahead_when_the_stream_is_not_selected(source, api) -> None:  # type: ignore[no-untyped-def]
@@ -182,3 +184,22 @@ def test_a_chain_the_worker_never_read_is_read_by_the_stream_itself(tmp_path: Pa
     spool = PageSpool(tmp_path / "s.jsonl", lambda: [("a", elements("a", 1))])
     assert list(spool.elements("other", lambda: [{"id": "plain"}])) == [{"id": "plain"}]
     spool.close()
+
+
+def test_a_credential_refused_in_the_read_ahead_still_stops_the_sync_with_one_error(source, api) -> None:  # type: ignore[no-untyped-def]
+    list_directories(api, POOL_1, POOL_2)
+    unauthorized = error_body("401 - Unauthorized", "AUTH_1", "Invalid token")
+    api.get(CONTACTS_1, status_code=401, json=unauthorized)
+    api.get(CONTACTS_2, json=page([contact("CID_9")]))
+    output = run_read(
+        source,
+        config(),
+        "directories",
+        "directory_contacts",
+        sync_mode=SyncMode.full_refresh,
+        expect_failure=True,
+    )
+    assert not data(output, "directory_contacts")
+    assert len(output.errors) == 1
+    assert output.errors[0].trace.error.failure_type.value == "config_error"  # type: ignore[union-attr]
+    assert requested(api, CONTACTS_2) == 0
