@@ -12,11 +12,11 @@ from airbyte_cdk.models import SyncMode
 
 from source_qualtrics.errors import QualtricsApiError
 from source_qualtrics.page_spool import PageSpool
-from source_qualtrics.source import SourceQualtrics
+from source_qualtrics.source import SourceQualtrics, reading_order
 from source_qualtrics.streams.directory import DirectoryContacts
 from source_qualtrics.sync import SyncContext
 from unit_tests.builders import BASE_URL, config, error_body
-from unit_tests.helpers import run_read
+from unit_tests.helpers import catalog, run_read
 from unit_tests.test_directory_streams import (
     FORBIDDEN,
     POOL_1,
@@ -203,3 +203,14 @@ def test_a_credential_refused_in_the_read_ahead_still_stops_the_sync_with_one_er
     assert len(output.errors) == 1
     assert output.errors[0].trace.error.failure_type.value == "config_error"  # type: ignore[union-attr]
     assert requested(api, CONTACTS_2) == 0
+
+
+def test_the_stream_read_ahead_is_read_after_the_others_and_before_the_counts() -> None:
+    names = ("survey_response_counts", "directory_contacts", "users", "responses")
+    ordered = reading_order(catalog(*names, sync_mode=SyncMode.full_refresh))
+    assert [entry.stream.name for entry in ordered.streams] == [
+        "users",
+        "responses",
+        "directory_contacts",
+        "survey_response_counts",
+    ]

@@ -89,8 +89,8 @@ class QualtricsListStream(Stream):
         return False
 
     def start_read_ahead(self) -> None:
-        """Called when the sync starts if the stream is selected: a stream whose pages form one long
-        chain starts reading it here (`SyncContext.read_ahead`)."""
+        """Called when the sync starts if the stream is selected and named in the source's `READ_AHEAD`:
+        a stream whose pages form one long chain starts reading it here (`SyncContext.read_ahead`)."""
 
     def paginate(self, path: str, params: Mapping[str, Any] | None = None) -> Iterator[dict[str, Any]]:
         """The elements of every page of `path`: every list this stream reads goes through here."""
