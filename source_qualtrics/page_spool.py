@@ -36,6 +36,13 @@ COMMIT_EVERY = 100
 Chains = Callable[[], Iterable[tuple[str, Iterable[Mapping[str, Any]]]]]
 
 
+class SpoolClosed(Exception):
+    """The sync ended while a stream still read a chain from the spool."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"the read-ahead of {key} was stopped before the stream finished reading it")
+
+
 @dataclass
 class _Chain:
     key: str
@@ -136,15 +143,18 @@ class PageSpool:
             position = chain.start
             while True:
                 with self._condition:
-                    while chain.end <= position and not chain.done and not self._closed:
+                    while chain.end <= position and not (chain.done or self._finished or self._closed):
                         self._condition.wait()
                     end, done, error = chain.end, chain.done, chain.error
+                    stopped = self._failure or (SpoolClosed(key) if self._closed else None)
                 while position < end:
                     line = source.readline()
                     position += len(line)
                     yield orjson.loads(line)
-                if done or self._closed:
+                if done:
                     break
+                if stopped is not None and position >= end:
+                    raise stopped  # the worker died writing this chain, or the sync ended first
         if error is not None:
             raise error
 

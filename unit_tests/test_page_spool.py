@@ -11,7 +11,7 @@ import pytest
 from airbyte_cdk.models import SyncMode
 
 from source_qualtrics.errors import QualtricsApiError
-from source_qualtrics.page_spool import PageSpool
+from source_qualtrics.page_spool import PageSpool, SpoolClosed
 from source_qualtrics.source import SourceQualtrics, reading_order
 from source_qualtrics.streams.directory import DirectoryContacts
 from source_qualtrics.sync import SyncContext
@@ -214,3 +214,14 @@ def test_the_stream_read_ahead_is_read_after_the_others_and_before_the_counts() 
         "directory_contacts",
         "survey_response_counts",
     ]
+
+
+def test_a_chain_cut_short_by_the_end_of_the_sync_fails_rather_than_ends_early(tmp_path: Path) -> None:
+    gate = threading.Event()
+    spool = PageSpool(tmp_path / "s.jsonl", lambda: [("a", elements("a", 300, gate))])
+    read = spool.elements("a", lambda: [])
+    assert [next(read)["id"] for _ in range(100)][-1] == "a99"
+    spool.close()
+    gate.set()
+    with pytest.raises(SpoolClosed):
+        list(read)
