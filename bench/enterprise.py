@@ -22,17 +22,15 @@ from pathlib import Path
 from typing import Any
 
 from bench.measure import log
-from testkit import Connector, SimulatorProcess, configure, simulator_config, simulator_process
-
-# The export figure's streams; survey_response_counts goes with them: beside `responses` it costs no
-# read of its own (it reports the counts the exports read), alone it reads every survey's counts.
-EXPORT_STREAMS = (
-    "responses",
-    "question_answers",
-    "in_progress_responses",
-    "response_ids",
-    "survey_response_counts",
+from testkit import (
+    Connector,
+    SimulatorProcess,
+    configure,
+    fan_out_stream_names,
+    simulator_config,
+    simulator_process,
 )
+
 HISTORY = "GET distributions/{id}/history"
 DEFAULT_PACE = 1000.0
 HISTORY_PACE = 270.0
@@ -145,7 +143,7 @@ def enterprise(workdir: Path, surveys: int, distributions: int, contacts: int) -
     connector = Connector(workdir / "connector", timeout=7200)
     with enterprise_brand(workdir, surveys, distributions, contacts) as sim:
         discovered = connector.discover(simulator_config(sim.base_url))
-        names = [s["name"] for s in discovered["streams"] if s["name"] not in EXPORT_STREAMS]
+        names = fan_out_stream_names(discovered)
         states: dict[str, Any] = {}
         for name in names:
             log(f"  first sync: {name}")

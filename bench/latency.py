@@ -38,7 +38,6 @@ import orjson
 
 from bench.bound import PacingBound, pacing_bound
 from bench.enterprise import (
-    EXPORT_STREAMS,
     UNPACED,
     change_one_percent,
     default_directory,
@@ -50,6 +49,7 @@ from testkit import (
     Connector,
     SimulatorProcess,
     configure,
+    fan_out_stream_names,
     latest_state_per_stream,
     simulator_config,
     simulator_process,
@@ -175,7 +175,7 @@ def responses_first_sync(workdir: Path, sizes: Sizes, latencies: list[float], ji
 
 def non_export_catalog(connector: Connector, sim: SimulatorProcess) -> dict[str, Any]:
     discovered = connector.discover(simulator_config(sim.base_url))
-    names = [s["name"] for s in discovered["streams"] if s["name"] not in EXPORT_STREAMS]
+    names = fan_out_stream_names(discovered)
     return configure(discovered, *names)
 
 

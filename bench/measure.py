@@ -31,6 +31,8 @@ class RunResult:
     first_record_seconds: float
     peak_rss_mb: float
     download_seconds: float = 0.0  # when the download began (0 for the floor, which starts with it)
+    cpu_seconds: float = 0.0  # the process's CPU time (user + system), start to exit
+    download_cpu_seconds: float = 0.0  # its CPU time when the download began (0 for the floor)
 
     @property
     def rate(self) -> float:
@@ -41,6 +43,12 @@ class RunResult:
         """Records/s from the start of the download to the end: start-up and the export wait left out,
         the download, the zip check and the parse kept (the floor's whole run does the same work)."""
         return self.records / max(1e-9, self.seconds - self.download_seconds)
+
+    @property
+    def from_download_cpu_rate(self) -> float:
+        """Records per CPU-second from the download on: what the loop costs, whatever else the
+        machine runs at the same time (wall-clock rates move with other processes; this far less)."""
+        return self.records / max(1e-9, self.cpu_seconds - self.download_cpu_seconds)
 
     @property
     def streaming_rate(self) -> float:
@@ -61,17 +69,21 @@ def measure(args: list[str], *, connector: bool, download_mark: bytes = DOWNLOAD
         records = 0
         counted = 0.0
         first = 0.0
-        download = 0.0
+        download = download_cpu = 0.0
+        said = b""  # the last line that is not a record: why a failed run failed
         for line in process.stdout:
             if connector:
                 if not download and download_mark in line and line.startswith(b'{"type":"LOG"'):
                     download = time.perf_counter() - began
+                    download_cpu = cpu_seconds_so_far(process.pid)
                 if line.startswith(RECORD_PREFIX):
                     records += 1
                     if records == 1:
                         first = time.perf_counter() - began
                 elif line.startswith(STATE_PREFIX):
                     counted += orjson.loads(line)["state"]["sourceStats"]["recordCount"]
+                else:
+                    said = line
             elif line.strip():
                 records += 1
                 if records == 1:
@@ -81,17 +93,35 @@ def measure(args: list[str], *, connector: bool, download_mark: bytes = DOWNLOAD
         process.returncode = os.waitstatus_to_exitcode(status)
         if process.returncode != 0:
             stderr.seek(0)
-            raise RuntimeError(f"{args[0]} exited {process.returncode}: {stderr.read()[-2000:]!r}")
+            raise RuntimeError(
+                f"{args[0]} exited {process.returncode}: {stderr.read()[-2000:]!r}, "
+                f"last said {said[-2000:]!r}"
+            )
     if connector and counted != records:
         raise RuntimeError(f"STATE sourceStats count {counted} records, stdout has {records}")
-    return RunResult(records, seconds, first, usage.ru_maxrss / 1024.0, download)
+    cpu = usage.ru_utime + usage.ru_stime
+    return RunResult(records, seconds, first, usage.ru_maxrss / 1024.0, download, cpu, download_cpu)
+
+
+def cpu_seconds_so_far(pid: int) -> float:
+    """A running process's CPU time (user + system) from /proc (0 where there is none)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
 
 
 def connector_args(workdir: Path, base_url: str, **settings: Any) -> list[str]:
     """`read` of `responses`, configured from the connector's own discover output."""
+    return stream_args(workdir, base_url, "responses", settings)
+
+
+def stream_args(workdir: Path, base_url: str, stream: str, settings: dict[str, Any]) -> list[str]:
+    """`read` of one stream with these settings, configured from the connector's own discover output."""
     connector = Connector(workdir / "connector")
     config = simulator_config(base_url, **settings)
-    return connector.args("read", config, catalog=configure(connector.discover(config), "responses"))
+    return connector.args("read", config, catalog=configure(connector.discover(config), stream))
 
 
 def measure_ceiling(args: list[str]) -> RunResult:

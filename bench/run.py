@@ -1,7 +1,8 @@
 """`make bench`: throughput, memory and many-survey figures against the local simulator.
 
-    python -m bench.run [--responses N] [--runs K] [--quick] [--output PATH]
-                        [--only slow-export|resume|scale|enterprise|latency-FIGURE] [--latency-ms 0,250]
+    python -m bench.run [--responses N] [--runs K] [--quick] [--widths 25,75,150] [--output PATH]
+                        [--only slow-export|resume|scale|enterprise|widths|latency-FIGURE]
+                        [--latency-ms 0,250]
 
 1. Throughput: one survey with N responses. `source-qualtrics read` of `responses` runs as a real
    subprocess and its stdout is counted; in the same run two references run as subprocesses too, over
@@ -9,6 +10,9 @@
    airbyte-cdk source started with `airbyte_cdk.entrypoint.launch`, the best any airbyte-cdk connector
    can do) and the bare floor (`bench.floor`: download the zip, unzip, `orjson.loads` each line, write
    one JSON line per record). The connector is judged against the ceiling; the floor shows the CDK's cost.
+   By record width (`bench/widths.py`, `--widths 25,75,150`, empty for none): the same comparison on
+   surveys whose responses hold about 25, 75 and 150 values, for `responses` and for the typed
+   per-survey stream, in records per second and per CPU-second.
 2. Memory: the peak RSS (the child's `ru_maxrss`) of the connector and of the CDK ceiling at several
    survey sizes.
 3. Many surveys: S surveys whose exports take 2 s each on the server, rate limits on: wall time with
@@ -52,6 +56,7 @@ from bench.big import resumed_backfill, slow_export
 from bench.enterprise import enterprise
 from bench.measure import RunResult, ceiling_args, connector_args, expect, log, measure, measure_ceiling
 from bench.scale import scale
+from bench.widths import widths_table
 from testkit import SIM_TOKEN, simulator_process
 
 HEADERS = {"X-API-TOKEN": SIM_TOKEN}
@@ -295,11 +300,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="small sizes, one run: a smoke test")
     parser.add_argument(
         "--only",
-        choices=("slow-export", "resume", "scale", "enterprise", *(f"latency-{f}" for f in latency.FIGURES)),
+        choices=(
+            "slow-export",
+            "resume",
+            "scale",
+            "enterprise",
+            "widths",
+            *(f"latency-{f}" for f in latency.FIGURES),
+        ),
         help="run one figure alone: the slow export or the killed backfill (bench/big.py), the "
-        "many-surveys figure (bench/scale.py), every stream at enterprise size (bench/enterprise.py) or "
-        "one figure of wall time against the pacing bound at each latency (bench/latency.py); "
-        "all but the first two run only this way",
+        "many-surveys figure (bench/scale.py), every stream at enterprise size (bench/enterprise.py), "
+        "the throughput by record width (bench/widths.py) or one figure of wall time against the pacing "
+        "bound at each latency (bench/latency.py); all but the first two and widths run only this way",
     )
     latency.add_latency_options(parser)
     parser.add_argument("--scale-surveys", type=int, default=2000, help="surveys in the scale run")
@@ -309,12 +321,24 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--resume-responses", type=int, default=1_000_000, help="responses of the killed-backfill survey"
     )
+    parser.add_argument(
+        "--widths",
+        default="25,75,150",
+        help="comma-separated values per response for the throughput-by-width table (empty: none)",
+    )
+    parser.add_argument(
+        "--width-responses",
+        type=int,
+        default=40_000,
+        help="responses of the 25-value survey there (wider ones get proportionally fewer)",
+    )
     parser.add_argument("--output", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     if args.quick:
         args.responses, args.runs, args.memory_sizes, args.surveys = 20_000, 1, "10000", 8
         args.slow_surveys, args.slow_seconds, args.resume_responses = 6, 10.0, 40_000
         args.scale_surveys = 200
+        args.width_responses = 8_000
     return args
 
 
@@ -349,13 +373,17 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix="qualtrics-bench-") as tmp:
             when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
             table = f"Benchmark of {when}, `--only {args.only}`.\nMachine: {machine()}.\n"
-            table += big_brand(Path(tmp), args, (args.only,))
+            if args.only == "widths":
+                table += widths_table(Path(tmp), args.widths, args.width_responses, args.runs)
+            else:
+                table += big_brand(Path(tmp), args, (args.only,))
         return write(table, args.output.with_name(f"{args.only}.md"))
     sizes = sorted({int(size) for size in args.memory_sizes.split(",") if size} | {args.responses})
     with tempfile.TemporaryDirectory(prefix="qualtrics-bench-") as tmp:
         workdir = Path(tmp)
         log(f"throughput: {args.responses:,} responses, {args.runs} run(s)")
         throughput_runs = throughput(workdir, args.responses, args.runs)
+        by_width = widths_table(workdir, args.widths, args.width_responses, args.runs)
         memory_runs = {args.responses: (throughput_runs.connector, throughput_runs.ceiling)}
         for size in sizes:
             if size not in memory_runs:
@@ -367,7 +395,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             survey_runs = many_surveys(workdir, args.surveys, args.runs, args.export_seconds)
         big = "" if args.skip_big else big_brand(workdir, args, ("slow-export", "resume"))
-    return write(report(args, throughput_runs, memory_runs, survey_runs) + big, args.output)
+    return write(report(args, throughput_runs, memory_runs, survey_runs) + by_width + big, args.output)
 
 
 def write(table: str, output: Path) -> int:

@@ -15,10 +15,9 @@ from typing import Any
 import pytest
 from qualtrics_simulator import ServerHandle, Simulator, SimulatorConfig
 
-from testkit import Connector, Run, configure, simulator_config
+from testkit import EXPORT_FED_STREAMS, Connector, Run, configure, simulator_config
 from testkit.interrupted import run_live
 
-EXPORT_STREAMS = ("responses", "question_answers", "in_progress_responses", "response_ids")
 IN_FLIGHT = 4
 LATENCY_MS = 50
 
@@ -35,7 +34,7 @@ def fan_out_streams(discovered: dict[str, Any]) -> dict[str, list[list[str]]]:
     return {
         stream["name"]: stream["source_defined_primary_key"]
         for stream in discovered["streams"]
-        if stream["name"] not in EXPORT_STREAMS
+        if stream["name"] not in EXPORT_FED_STREAMS
     }
 
 

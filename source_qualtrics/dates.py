@@ -25,6 +25,7 @@ __all__ = [
     "latest",
     "now",
     "parse_instant",
+    "seconds_apart",
     "whole_second",
 ]
 
@@ -63,6 +64,13 @@ def _moment(value: Any) -> datetime | None:
     if isinstance(parsed, date):
         return datetime(parsed.year, parsed.month, parsed.day, tzinfo=timezone.utc)
     return None
+
+
+def seconds_apart(earlier: Any, later: Any) -> float | None:
+    """Seconds from one Qualtrics timestamp to another; None if either is not one. About 1 us: for
+    checks once per record, where two pendulum instants and their difference cost about 30 us."""
+    start, end = _moment(earlier), _moment(later)
+    return None if start is None or end is None else (end - start).total_seconds()
 
 
 def instant(value: str) -> DateTime:

@@ -5,7 +5,9 @@ job, and the server-side wait dominates a sync. `ExportScheduler` keeps up to K 
 back each file as soon as it is ready, in completion order, so one slow export holds back nothing.
 Its unit of work is one export of one survey over one window of time (`ExportTask`); a failure stays
 with its survey, and a window Qualtrics cannot export whole is split. Files are spooled to disk and
-read as a stream (`export_file.py`), so memory stays flat whatever the survey's size.
+read as a stream (`export_file.py`), so memory stays flat whatever the survey's size. On a distant
+datacenter every request is a round trip, so the scheduler's requests run on worker threads and overlap;
+its decisions and the parsing stay on the thread that reads its results.
 """
 
 from __future__ import annotations
@@ -14,13 +16,18 @@ import heapq
 import itertools
 import logging
 import os
+import queue
 import tempfile
+import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future
+from concurrent.futures import wait as wait_for
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from source_qualtrics.client import QualtricsClient, TruncatedDownload
 from source_qualtrics.errors import ExportFailed, QualtricsApiError, QualtricsConnectionError
@@ -228,13 +235,107 @@ def records_of(exported: ExportedFile, refetch: Callable[[], Path] | None) -> It
             exported.replace_file(refetch())
 
 
+class Workers(Protocol):
+    """Where the scheduler's HTTP calls run: `submit` returns at once with the call's future."""
+
+    size: int
+
+    def submit(self, call: Callable[[], Any]) -> Future[Any]: ...
+
+    def shutdown(self) -> None: ...
+
+
+class InlineWorkers:
+    """Every call runs at once on the calling thread: one request at a time, and a fake clock in tests
+    stays exact."""
+
+    size = 1
+
+    def submit(self, call: Callable[[], Any]) -> Future[Any]:
+        future: Future[Any] = Future()
+        try:
+            future.set_result(call())
+        except BaseException as error:  # handed to whoever reads the result, as a thread would
+            future.set_exception(error)
+        return future
+
+    def shutdown(self) -> None:
+        return None
+
+
+class ThreadWorkers:
+    """Up to `size` daemon threads, started as needed. Daemon threads, so a request still in flight when
+    the sync ends (a read timeout is minutes) never holds the process; queued calls are cancelled."""
+
+    def __init__(self, size: int, name: str = "export") -> None:
+        self.size = max(1, size)
+        self._name = name
+        self._calls: queue.SimpleQueue[tuple[Future[Any], Callable[[], Any]] | None] = queue.SimpleQueue()
+        self._threads: list[threading.Thread] = []
+        self._outstanding = 0  # calls submitted and not finished
+        self._lock = threading.Lock()
+
+    def submit(self, call: Callable[[], Any]) -> Future[Any]:
+        future: Future[Any] = Future()
+        with self._lock:
+            self._outstanding += 1
+            if self._outstanding > len(self._threads) and len(self._threads) < self.size:
+                name = f"{self._name}-{len(self._threads)}"
+                thread = threading.Thread(target=self._work, name=name, daemon=True)
+                self._threads.append(thread)
+                thread.start()
+        self._calls.put((future, call))
+        return future
+
+    def _work(self) -> None:
+        while (item := self._calls.get()) is not None:
+            future, call = item
+            if future.set_running_or_notify_cancel():
+                try:
+                    future.set_result(call())
+                except BaseException as error:  # the main thread re-raises it where the result is read
+                    future.set_exception(error)
+            with self._lock:
+                self._outstanding -= 1
+
+    def shutdown(self) -> None:
+        """Cancel what has not started; running calls finish on their own (their results are ignored)."""
+        while True:
+            try:
+                item = self._calls.get_nowait()
+            except queue.Empty:
+                break
+            if item is not None:
+                item[0].cancel()
+        for _ in self._threads:
+            self._calls.put(None)
+
+
+@dataclass
+class _Work:
+    """A call in flight on a worker, and what it was for."""
+
+    kind: str  # "start", "restart", "poll", "download", "prepare"
+    task: ExportTask | None = None
+    job: ExportJob | None = None
+    file_id: str = ""  # of a download: what it fetches, and what the next sync needs from it
+    continuation: Any = None
+    used_fallback: bool = False
+
+
 class ExportScheduler:
     """Runs tasks with up to `concurrency` exports on the server; yields each file when it is ready.
 
-    Tasks are planned lazily: `plan` is consumed while the scheduler would otherwise sleep between
-    polls (planning a survey may read its details), so at 10,000 surveys the first exports start at
-    once instead of after 10,000 reads. Among the planned tasks, urgent ones (the next chunk or the
-    pieces of a survey already under way) start first, then the biggest by `size`.
+    The HTTP calls (starts, polls, downloads, the reads planning needs) run on `workers`, up to its
+    size at once; every decision, and every call to the stream (`plan`, `split`, `size`), stays on the
+    thread reading `results`, which also parses the files: the scheduler's and the stream's state have
+    one writer. Each job polls on its own cadence; downloaded files not yet handed back are bounded by
+    `concurrency`, so disk and memory stay bounded however fast the exports finish.
+
+    Surveys are planned lazily and ahead of need: `prepare` (the reads `plan` will make, e.g. a
+    survey's details) runs on the workers while exports wait, so at 10,000 surveys the first exports
+    start at once instead of after 10,000 reads. Among the planned tasks, urgent ones (the next chunk or
+    the pieces of a survey already under way) start first, then the biggest by `size`.
 
     `split` says how to cut a task whose export Qualtrics reports as failed, given how many times it
     was tried (None: the same export is tried again, up to `job_attempts`). A survey's failure never
@@ -244,10 +345,13 @@ class ExportScheduler:
     def __init__(
         self,
         exporter: ResponseExporter,
-        plan: Iterable[ExportTask],
+        surveys: Sequence[str],
+        plan: Callable[[str], list[ExportTask]],
         concurrency: int,
         cache: ExportCache,
         *,
+        prepare: Callable[[str], None] | None = None,
+        workers: Workers | None = None,
         split: Callable[[ExportTask, int], list[ExportTask] | None] = lambda task, attempts: None,
         size: Callable[[ExportTask], int] = lambda task: 0,
         label: str = "responses",
@@ -258,22 +362,34 @@ class ExportScheduler:
         self.split = split
         self.size = size
         self.label = label
-        self._plan: Iterator[ExportTask] | None = iter(plan)
+        self._surveys = list(surveys)
+        self._plan = plan
+        self._prepare = prepare
+        self._workers: Workers = workers or InlineWorkers()
+        self._planned = 0  # surveys planned so far (in `_surveys` order)
+        self._planned_exports = 0
+        self._preparing: dict[int, Future[Any]] = {}  # survey index -> its prepare call
+        self._prepared_up_to = 0  # surveys whose prepare was submitted
         self._pending: list[tuple[tuple[int, int, int], ExportTask]] = []  # a heap: urgent, biggest, order
         self._order = itertools.count()
-        self._reused: deque[ExportReady] = deque()
+        self._ready: deque[ExportReady | SurveyFailure] = deque()
         self._running: list[ExportJob] = []
+        self._polling: set[int] = set()  # ids of running jobs with a poll or restart in flight
+        self._starting = 0
+        self._to_download: deque[_Work] = deque()
+        self._in_flight: dict[Future[Any], _Work] = {}
         self._dropped: set[str] = set()
+        self._closed = False
         self._last_log = exporter.clock()
 
     @property
     def planning_done(self) -> bool:
-        return self._plan is None
+        return self._planned >= len(self._surveys)
 
     @property
     def exhausted(self) -> bool:
         """Nothing left to plan, start, wait for or hand back: the result just handed back was the last."""
-        return self._plan is None and not (self._pending or self._running or self._reused)
+        return self._finished() and not self._ready
 
     def add(self, task: ExportTask) -> None:
         """A task for a survey already under way (its next chunk): it starts before any new survey."""
@@ -283,112 +399,214 @@ class ExportScheduler:
         self._dropped.add(survey_id)
         self._running = [job for job in self._running if job.task.survey_id != survey_id]
 
-    def results(self) -> Iterator[ExportReady | SurveyFailure]:
-        """Files (and failures) in the order their exports finish."""
-        while True:
-            if self._reused:
-                ready = self._reused.popleft()
-                if ready.task.survey_id not in self._dropped:
-                    yield ready
-                continue
-            failure = self._top_up()
-            if failure is not None:
-                yield failure
-                continue
-            if not self._running:
-                if self._pending or self._reused or self._plan_one():
+    def results(self) -> Generator[ExportReady | SurveyFailure, None, None]:
+        """Files (and failures) in the order their exports finish; closing it stops the workers."""
+        try:
+            while True:
+                self._collect()
+                self._dispatch()
+                if self._ready:
+                    result = self._ready.popleft()
+                    if result.task.survey_id in self._dropped:
+                        if isinstance(result, ExportReady):
+                            result.exported.release()
+                        continue
+                    yield result
                     continue
-                return
-            now = self.exporter.clock()
-            due = [job for job in self._running if job.next_poll <= now]
-            if not due:
-                wake = min(job.next_poll for job in self._running)
-                if self._plan_until(wake):
-                    continue
-                self._log_waiting(now)
-                self.exporter.sleep(max(0.0, wake - self.exporter.clock()))
-                continue
-            for job in due:
-                if job.task.survey_id in self._dropped or job not in self._running:
-                    continue
-                outcome = self._advance(job)
-                if outcome is not None:
-                    yield outcome
+                if self._finished():
+                    return
+                self._wait()
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Stop: queued calls cancelled, files downloaded but never handed back deleted."""
+        if self._closed:
+            return
+        self._closed = True
+        self._workers.shutdown()
+        for result in self._ready:
+            if isinstance(result, ExportReady):
+                result.exported.release()
+        self._ready.clear()
+        for future, work in self._in_flight.items():
+            if work.kind == "download":
+                future.add_done_callback(discard_download)
+        self._in_flight.clear()
+        self._to_download.clear()
+
+    def _finished(self) -> bool:
+        return not (
+            self._in_flight
+            or self._running
+            or self._starting
+            or self._pending
+            or self._to_download
+            or not self.planning_done
+        )
+
+    # -- what the workers do ----------------------------------------------------------------------------
+
+    def _submit(self, work: _Work, call: Callable[[], Any]) -> None:
+        self._in_flight[self._workers.submit(call)] = work
+
+    def _files_held(self) -> int:
+        """Downloaded files not yet handed back, and downloads under way: bounded by `concurrency`."""
+        ready = sum(1 for result in self._ready if isinstance(result, ExportReady))
+        return ready + sum(1 for work in self._in_flight.values() if work.kind == "download")
+
+    def _dispatch(self) -> None:
+        """Hand the workers what is due, most urgent first: downloads, polls, starts, then planning."""
+        while self._to_download and self._free() and self._files_held() < self.concurrency:
+            work = self._to_download.popleft()
+            assert work.task is not None
+            self._submit(work, partial(self.exporter.download, work.task.survey_id, work.file_id))
+        now = self.exporter.clock()
+        for job in sorted(self._running, key=lambda job: job.next_poll):
+            if not self._free() or job.next_poll > now:
+                break
+            if id(job) not in self._polling:
+                self._polling.add(id(job))
+                self._submit(_Work("poll", job=job), partial(self.exporter.poll, job))
+        while self._free() and len(self._running) + self._starting < self.concurrency:
+            task = self._next_pending()
+            if task is None:
+                break
+            self._starting += 1
+            self._submit(_Work("start", task=task), partial(self.exporter.start, task))
+        self._read_ahead()
+        self._plan_until(self._next_wake())
+
+    def _free(self) -> bool:
+        """Whether a worker is free (inline workers always are: their calls are done when submitted)."""
+        return sum(1 for future in self._in_flight if not future.done()) < self._workers.size
 
     # -- planning -------------------------------------------------------------------------------------
 
+    def _read_ahead(self) -> None:
+        """Run `prepare` for the next surveys on free workers, leaving one per export for its polls."""
+        if self._prepare is None:
+            return
+        limit = max(1, self._workers.size - self.concurrency)
+        preparing = sum(1 for future in self._preparing.values() if not future.done())
+        while self._free() and preparing < limit and self._prepared_up_to < len(self._surveys):
+            index = self._prepared_up_to
+            future = self._workers.submit(partial(self._prepare, self._surveys[index]))
+            self._in_flight[future] = _Work("prepare")
+            self._preparing[index] = future
+            self._prepared_up_to += 1
+            preparing += 0 if future.done() else 1
+
     def _plan_one(self) -> bool:
-        """Take the next task from the plan (a file this sync already holds is reused at once)."""
-        if self._plan is None:
+        """Plan the next survey if its reads are done (a file this sync already holds is reused at once)."""
+        if self.planning_done:
             return False
-        task = next(self._plan, None)
-        if task is None:
-            self._plan = None
-            return False
-        if self.cache.holds_files():
-            exported = self.cache.take(task.survey_id, task.body)
+        index = self._planned
+        if self._prepare is not None:
+            if index >= self._prepared_up_to:
+                self._read_ahead()
+            future = self._preparing.get(index)
+            if future is None or not future.done():
+                return False
+            del self._preparing[index]
+            future.result()  # a read that stops the sync (a rejected credential) stops it here
+        survey_id = self._surveys[index]
+        tasks = self._plan(survey_id)
+        self._planned += 1
+        self._planned_exports += len(tasks)
+        if self.planning_done:
+            logger.info(
+                "%s: planned %d export(s) for %d survey(s)", self.label, self._planned_exports, self._planned
+            )
+        for task in tasks:
+            exported = self.cache.take(task.survey_id, task.body) if self.cache.holds_files() else None
             if exported is not None:
                 logger.info("Survey %s: reusing this sync's export of %s", task.survey_id, task.describe())
-                self._reused.append(ExportReady(task, exported))
-                return True
-        heapq.heappush(self._pending, ((1, -self.size(task), next(self._order)), task))
+                self._ready.append(ExportReady(task, exported))
+            else:
+                heapq.heappush(self._pending, ((1, -self.size(task), next(self._order)), task))
         return True
 
-    def _plan_until(self, wake: float) -> bool:
-        """Plan ahead while the running exports need no poll; True if it planned anything."""
-        planned = False
-        while self._plan is not None and self.exporter.clock() < wake:
-            planned = self._plan_one() or planned
-        return planned
+    def _plan_until(self, wake: float | None) -> None:
+        """Plan what was read ahead, while no running export needs a poll."""
+        while (wake is None or self.exporter.clock() < wake) and self._plan_one():
+            pass
 
     def _next_pending(self) -> ExportTask | None:
         while self._pending or self._plan_one():
-            if self._reused:
-                return None  # hand the reused file back first
             if not self._pending:
-                continue
+                continue  # that survey needs no export, or its file was reused
             _, task = heapq.heappop(self._pending)
             if task.survey_id not in self._dropped:
                 return task
         return None
 
-    def _top_up(self) -> SurveyFailure | None:
-        while len(self._running) < self.concurrency:
-            task = self._next_pending()
-            if task is None:
-                return None
-            try:
-                self._running.append(self.exporter.start(task))
-            except ExportFailed as failure:
-                return SurveyFailure(task, failure)
-        return None
+    # -- results of the workers' calls ------------------------------------------------------------------
 
-    # -- running exports ------------------------------------------------------------------------------
+    def _collect(self) -> None:
+        """Act on every call that finished, in the order they were handed out."""
+        for future in [future for future in self._in_flight if future.done()]:
+            work = self._in_flight.pop(future)
+            outcome = self._settle(work, future)
+            if outcome is not None:
+                self._ready.append(outcome)
 
-    def _advance(self, job: ExportJob) -> ExportReady | SurveyFailure | None:
-        """Poll a due job; a finished one is downloaded and handed back, a failed one split or restarted."""
-        task = job.task
+    def _settle(self, work: _Work, future: Future[Any]) -> ExportReady | SurveyFailure | None:
+        if work.kind == "prepare":
+            return None  # its result (or error) is read when the survey is planned
+        job = work.job
+        if job is not None:
+            self._polling.discard(id(job))
+        task = work.task or (job.task if job is not None else None)
+        assert task is not None
         try:
-            result = self.exporter.poll(job)
-            status = result.get("status")
-            if status == "complete":
-                file_id = result.get("fileId")
-                if isinstance(file_id, str) and file_id:
-                    self._running.remove(job)
-                    return self._download(job, file_id, result.get("continuationToken"))
-                self.exporter.restart(job, "export completed without a fileId")
-            elif status == "failed":
-                self._failed(job)
-            elif status == "lost":
-                self.exporter.restart(job, f"export {job.progress_id} is unknown to Qualtrics")
-            elif self.exporter.clock() - job.began > self.exporter.timing.max_wait_seconds:
-                wait = self.exporter.timing.max_wait_seconds
-                raise ExportFailed(task.survey_id, f"export did not complete within {wait:.0f} s")
+            if work.kind == "start":
+                self._starting -= 1
+                started: ExportJob = future.result()
+                if task.survey_id not in self._dropped:
+                    self._running.append(started)
+            elif work.kind == "download":
+                return self._downloaded(work, future.result())
+            elif job is not None and job in self._running:
+                if work.kind == "restart":
+                    future.result()
+                else:
+                    self._advance(job, future.result())
         except ExportFailed as failure:
-            if job in self._running:
+            if job is not None and job in self._running:
                 self._running.remove(job)
             return SurveyFailure(task, failure)
         return None
+
+    def _advance(self, job: ExportJob, result: dict[str, Any]) -> None:
+        """A poll's answer: a finished export is downloaded, a failed one split or restarted."""
+        task = job.task
+        status = result.get("status")
+        if status == "complete":
+            file_id = result.get("fileId")
+            if isinstance(file_id, str) and file_id:
+                self._running.remove(job)
+                took = self.exporter.clock() - job.began
+                logger.info(
+                    "Survey %s: export of %s complete after %.1f s", task.survey_id, task.describe(), took
+                )
+                continuation = result.get("continuationToken")
+                self._to_download.append(
+                    _Work("download", task, None, file_id, continuation, job.used_fallback)
+                )
+                return
+            self._restart(job, "export completed without a fileId")
+        elif status == "failed":
+            self._failed(job)
+        elif status == "lost":
+            self._restart(job, f"export {job.progress_id} is unknown to Qualtrics")
+        elif self.exporter.clock() - job.began > self.exporter.timing.max_wait_seconds:
+            wait = self.exporter.timing.max_wait_seconds
+            raise ExportFailed(task.survey_id, f"export did not complete within {wait:.0f} s")
+
+    def _restart(self, job: ExportJob, reason: str) -> None:
+        self._polling.add(id(job))
+        self._submit(_Work("restart", job=job), partial(self.exporter.restart, job, reason))
 
     def _failed(self, job: ExportJob) -> None:
         """Qualtrics gives no reason for a failed export; for a big one the likely reason is its size.
@@ -414,35 +632,57 @@ class ExportScheduler:
             raise too_large(
                 task, f"Qualtrics failed {job.attempts} exports of {task.describe()}, too narrow to split"
             )
-        self.exporter.restart(job, f"Qualtrics reported export {job.progress_id} as failed")
+        self._restart(job, f"Qualtrics reported export {job.progress_id} as failed")
 
-    def _download(self, job: ExportJob, file_id: str, token: Any) -> ExportReady | SurveyFailure:
-        task = job.task
-        took = self.exporter.clock() - job.began
-        logger.info("Survey %s: export of %s complete after %.1f s", task.survey_id, task.describe(), took)
-        try:
-            path = self.exporter.download(task.survey_id, file_id)
-        except ExportFailed as failure:
-            return SurveyFailure(task, failure)
-        continuation = token if isinstance(token, str) and token else None
+    def _downloaded(self, work: _Work, path: Path) -> ExportReady:
+        task = work.task
+        assert task is not None
+        survey_id, file_id, token = task.survey_id, work.file_id, work.continuation
         exported = self.cache.add(
-            task.survey_id,
+            survey_id,
             task.body,
             path,
-            continuation,
-            used_fallback=job.used_fallback,
-            refetch=lambda: self.exporter.download(task.survey_id, file_id),
+            token if isinstance(token, str) and token else None,
+            used_fallback=work.used_fallback,
+            refetch=lambda: self.exporter.download(survey_id, file_id),
         )
         return ExportReady(task, exported)
 
+    # -- waiting --------------------------------------------------------------------------------------
+
+    def _next_wake(self) -> float | None:
+        """When the next idle job is due a poll (None: no job waits for one)."""
+        due = [job.next_poll for job in self._running if id(job) not in self._polling]
+        return min(due) if due else None
+
+    def _wait(self) -> None:
+        """Until a worker's call finishes or the next poll is due."""
+        pending = [future for future in self._in_flight if not future.done()]
+        if len(pending) < len(self._in_flight):
+            return  # a finished call (every call, with inline workers) is acted on first
+        wake = self._next_wake()
+        now = self.exporter.clock()
+        self._log_waiting(now)
+        if pending:
+            timeout = None if wake is None else max(0.0, wake - now)
+            wait_for(pending, timeout=timeout, return_when=FIRST_COMPLETED)
+        elif wake is not None:
+            self.exporter.sleep(max(0.0, wake - now))
+
     def _log_waiting(self, now: float) -> None:
-        if now - self._last_log < self.exporter.timing.log_every_seconds:
+        if now - self._last_log < self.exporter.timing.log_every_seconds or not self._running:
             return
         self._last_log = now
         running = ", ".join(
             f"{job.task.survey_id} {job.percent:.0f}% after {now - job.began:.0f} s" for job in self._running
         )
         logger.info("%s: waiting for %d export(s): %s", self.label, len(self._running), running)
+
+
+def discard_download(future: Future[Any]) -> None:
+    """A file downloaded after the scheduler closed goes at once: nothing will read it."""
+    if not future.cancelled() and future.exception() is None and isinstance(future.result(), Path):
+        future.result().unlink(missing_ok=True)
 
 
 def too_large(task: ExportTask, what: str) -> ExportFailed:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import shutil
 import tempfile
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,8 @@ class SyncContext:
         self._read_at: dict[str, str] = {}  # when each survey's details were read
         self._recounts: dict[str, CountsReading | None] = {}
         self.export_reports: dict[str, SurveyExportReport] = {}  # by `responses`, per survey
+        self._details_lock = threading.Lock()
+        self._details_reads: dict[str, threading.Event] = {}  # surveys whose details a thread is reading
         self._spool_dir: Path | None = None
         self._read_ahead: dict[str, PageSpool] = {}
 
@@ -84,10 +87,25 @@ class SyncContext:
     def details(self, survey_id: str) -> dict[str, Any] | None:
         """`GET /surveys/{id}` once per sync, kept to what the streams use (`KEPT_DETAILS`: a survey's
         details hold its whole questionnaire, too much to keep for 10,000 surveys); None (with a
-        warning) when it cannot be read."""
-        if survey_id not in self._details:
+        warning) when it cannot be read. Safe from any thread: a survey being read by one thread is
+        waited for by the others, not read twice."""
+        with self._details_lock:
+            if survey_id in self._details:
+                return self._details[survey_id]
+            reading = self._details_reads.get(survey_id)
+            mine = reading is None
+            if reading is None:
+                reading = self._details_reads[survey_id] = threading.Event()
+        if not mine:
+            reading.wait()
+            return self._details.get(survey_id)
+        try:
             self._details[survey_id] = self._read_details(survey_id)
             self._read_at[survey_id] = iso_millis(now())
+        finally:  # a read that stops the sync (a rejected credential) still releases the waiting threads
+            with self._details_lock:
+                del self._details_reads[survey_id]
+            reading.set()
         return self._details[survey_id]
 
     def _read_details(self, survey_id: str) -> dict[str, Any] | None:

@@ -16,7 +16,7 @@ In-process simulators need nothing from here: `Simulator(SimulatorConfig(...)).s
 one call. `simulator_process` is the out-of-process form (its CLI, a ready file, cleanup).
 """
 
-from testkit.catalog import configure
+from testkit.catalog import EXPORT_FED_STREAMS, configure, fan_out_stream_names
 from testkit.connector import CLI, Connector, Run, latest_state_per_stream, parse_lines
 from testkit.simulator import (
     CAPPED_SURVEY,
@@ -30,12 +30,14 @@ from testkit.simulator import (
 __all__ = [
     "CAPPED_SURVEY",
     "CLI",
+    "EXPORT_FED_STREAMS",
     "SIM_TOKEN",
     "Connector",
     "Run",
     "SimulatorProcess",
     "capped_survey",
     "configure",
+    "fan_out_stream_names",
     "latest_state_per_stream",
     "parse_lines",
     "simulator_config",

@@ -4,6 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
+# The streams fed by response exports; survey_response_counts goes with them: beside `responses` it
+# reads nothing of its own (it reports the counts the exports read), alone it reads every survey's.
+EXPORT_FED_STREAMS = (
+    "responses",
+    "question_answers",
+    "in_progress_responses",
+    "response_ids",
+    "survey_response_counts",
+)
+
+
+def fan_out_stream_names(discovered: dict[str, Any]) -> list[str]:
+    """Every discovered stream but the export-fed ones: the streams whose reads fan out."""
+    return [stream["name"] for stream in discovered["streams"] if stream["name"] not in EXPORT_FED_STREAMS]
+
 
 def configure(
     discovered: dict[str, Any],

@@ -130,10 +130,13 @@ class FakeExportApi:
             {"json": envelope({"percentComplete": 100.0 * i / (polls + 1), "status": "inProgress"})}
             for i in range(polls)
         ]
-        self.progress = mocker.get(f"{url}/{progress_id}", in_progress + [{"json": envelope(complete)}])
-        self.file = mocker.get(
-            f"{url}/{file_id}/file", content=file_bytes, headers={"Content-Type": "application/zip"}
+        self.progress_url, self.file_url, self.complete = (
+            f"{url}/{progress_id}",
+            f"{url}/{file_id}/file",
+            complete,
         )
+        self.progress = mocker.get(self.progress_url, in_progress + [{"json": envelope(complete)}])
+        self.file = mocker.get(self.file_url, content=file_bytes, headers={"Content-Type": "application/zip"})
 
     @property
     def bodies(self) -> list[dict[str, Any]]:

@@ -2,14 +2,32 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from qualtrics_simulator.data import SurveyInfo, survey_definition
+import orjson
+import pytest
+from qualtrics_simulator.data import (
+    EPOCH_MS,
+    KeyFilter,
+    RecordFactory,
+    SurveyInfo,
+    extra_questions_for,
+    survey_definition,
+)
 
 from source_qualtrics.config import ExportOptions
-from source_qualtrics.streams.answer_keys import DELETED_AT, possible_answer_keys, tombstones, was_edited
+from source_qualtrics.dates import parse_instant
+from source_qualtrics.streams.answer_keys import (
+    DELETED_AT,
+    EDIT_GRACE,
+    field_parts,
+    possible_answer_keys,
+    tombstones,
+    was_edited,
+)
 from source_qualtrics.streams.question_answers import answer_rows
-from source_qualtrics.streams.responses import to_record
+from source_qualtrics.streams.responses import METADATA_KEYS, to_record
 from unit_tests.builders import BASE_URL, FakeExportApi, config, envelope, ndjson, response, survey, zip_of
 from unit_tests.helpers import run_read
 
@@ -83,6 +101,58 @@ def test_an_edit_is_a_last_modification_more_than_a_second_after_recording() -> 
     assert not was_edited(edited(RECORDED)), "a response never edited has lastModifiedDate = recordedDate"
     assert not was_edited(edited("2024-03-25T17:21:26.500Z")), "within the grace: the same submission"
     assert not was_edited(to_record(SV_A, response("R_a00000000000001")))  # no lastModifiedDate at all
+
+
+@pytest.mark.parametrize(
+    "last_modified",
+    [
+        "2024-03-25T17:21:26.942Z",  # exactly the grace: not an edit
+        "2024-03-25T17:21:26.943Z",
+        "2024-03-25T17:21:27Z",
+        "2024-03-25T19:21:27.000+02:00",  # the same instant as 17:21:27Z: an edit
+        "2024-03-25T19:21:26.000+02:00",  # 0.058 s after recording, with an offset: not an edit
+        "2024-03-25T17:21:30",  # naive: UTC
+        "2024-03-25",
+        "2024-03-24T17:21:30.000Z",  # before recording
+        "not a date",
+        "",
+    ],
+)
+def test_an_edit_is_judged_as_pendulum_instants_would(last_modified: str) -> None:
+    """The check runs once per response without building pendulum instants: the same verdicts."""
+    recorded, modified = parse_instant(RECORDED), parse_instant(last_modified)
+    expected = recorded is not None and modified is not None and modified - recorded > EDIT_GRACE
+    assert was_edited(edited(last_modified)) is expected
+
+
+def test_answer_rows_of_wide_responses_are_the_same_with_field_parts_cached() -> None:
+    """150-value responses: rows with a cold and a warm cache are equal, and a caller changing a row
+    cannot change another response's rows."""
+    info = SurveyInfo(SV_A, 0, "Wide", "UR_1", 0, 0, seed=3, extra_questions=extra_questions_for(150))
+    factory = RecordFactory(info, KeyFilter(), with_last_modified=True)
+    records = [
+        to_record(SV_A, orjson.loads(factory.record(f"R_{slot:015d}", slot, EPOCH_MS - 1000)))
+        for slot in range(50)
+    ]
+    field_parts.cache_clear()
+    cold = [list(answer_rows(record)) for record in records]
+    for rows in cold:
+        for row in rows:
+            row["questionId"] = "changed"
+    assert field_parts("QID7_1")["questionId"] == "QID7"
+    warm = [list(answer_rows(record)) for record in records]
+    assert field_parts.cache_info().hits > 0
+    assert sum(len(rows) for rows in warm) > 50 * 100
+    for rows, record in zip(warm, records, strict=True):
+        answers = [(key, value) for key, value in record["values"].items() if key not in METADATA_KEYS]
+        assert [row["field"] for row in rows] == [
+            key for key, value in answers for _ in (value if isinstance(value, list) else [value])
+        ]
+        for row in rows:
+            match = re.match(r"^(?:(\d+)_)?(QID\d+)(?:_(.+))?$", row["field"])
+            parts = match.groups() if match else (None, None, None)
+            assert (row["loop"], row["questionId"], row["subField"]) == parts
+            assert row["kind"] == ("answer" if match else "embeddedData")
 
 
 def test_an_edited_response_tombstones_exactly_the_keys_it_no_longer_has() -> None:

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import threading
+from typing import Any
+
 import pendulum
 import requests
 from airbyte_cdk.models import SyncMode
@@ -116,10 +119,13 @@ def test_one_state_per_survey_right_after_its_records(source, api) -> None:  # t
     # the last STATE also keeps what the completeness check of the next sync starts from
     assert kinds == ["RECORD", "STATE", "RECORD", "STATE"]
     assert [t.trace.estimate.row_estimate for t in output.trace_messages if t.trace.estimate] == [20]
+    # the two exports run at once: whichever finishes first is emitted (and checkpointed) first
+    first, second = (m.record.data["surveyId"] for m in output.records)
+    token = {SV_A: "tok-a", SV_B: "tok-b"}
     states = state_values(output)
-    assert cursor_of(states[0], SV_A)["continuationToken"] == "tok-a"
-    assert cursor_of(states[0], SV_B) is None
-    assert cursor_of(states[1], SV_B)["continuationToken"] == "tok-b"
+    assert cursor_of(states[0], first)["continuationToken"] == token[first]
+    assert cursor_of(states[0], second) is None
+    assert cursor_of(states[1], second)["continuationToken"] == token[second]
     assert cursor_of(states[1], SV_B)["lastModifiedDate"] == "2024-04-01T00:00:00.5Z"
     assert "countsCeiling" not in cursor_of(states[0], SV_A)
     assert cursor_of(states[1], SV_A)["countsCeiling"] == cursor_of(states[1], SV_B)["countsCeiling"]
@@ -225,7 +231,8 @@ def test_exports_are_started_ahead_up_to_the_concurrency_limit(source, api) -> N
     list_surveys(api, *ids)
     for survey_id in ids:
         FakeExportApi(api, survey_id, zip_of({"x.ndjson": ndjson([])}))
-    run_read(source, config(max_concurrent_exports=3), "responses")
+    # one request at a time, so the order of requests is exact (the slot accounting is the same either way)
+    run_read(source, config(max_concurrent_exports=3, max_concurrent_requests=1), "responses")
     calls = [(r.method, r.path.split("/")[4]) for r in api.request_history if "export-responses" in r.path]
     starts_before_first_poll = 0
     for method, _survey in calls:
@@ -281,7 +288,7 @@ def test_an_export_that_finishes_early_frees_its_slot_for_the_next_survey(source
     FakeExportApi(api, SV_B, zip_of({"b.ndjson": ndjson([response("R_b00000000000001")])}), polls=0)
     FakeExportApi(api, SV_C, zip_of({"c.ndjson": ndjson([response("R_c00000000000001")])}), polls=0)
 
-    output = run_read(source, config(max_concurrent_exports=2), "responses")
+    output = run_read(source, config(max_concurrent_exports=2, max_concurrent_requests=1), "responses")
 
     # completion order: B and C are emitted while A is still running
     assert response_ids(output) == ["R_b00000000000001", "R_c00000000000001", "R_a00000000000001"]
@@ -319,3 +326,39 @@ def test_in_progress_responses_are_exported_only_where_an_open_session_can_remai
         source, config(in_progress_lookback_days=0), "in_progress_responses", sync_mode=SyncMode.full_refresh
     )
     assert {sid: export.start.call_count for sid, export in exports.items()} == {SV_A: 2, SV_B: 2, SV_C: 1}
+
+
+def test_a_later_planned_export_that_finishes_first_is_checkpointed_without_the_earlier_one(
+    source, api
+) -> None:  # type: ignore[no-untyped-def]
+    """A's export, planned first, stays in progress until B's file is downloaded: B's records and a
+    STATE holding B alone come first; A's cursor appears only after A's records."""
+    list_surveys(api, SV_A, SV_B)
+    a_file, b_file = (
+        zip_of({f"{name}.ndjson": ndjson([response(f"R_{name}00000000000001")])}) for name in "ab"
+    )
+    a = FakeExportApi(api, SV_A, a_file, token="tok-a")
+    b = FakeExportApi(api, SV_B, b_file, token="tok-b")
+    b_downloaded = threading.Event()
+
+    def a_progress(request: Any, context: Any) -> dict[str, Any]:
+        if not b_downloaded.wait(0.01):
+            return envelope({"percentComplete": 50.0, "status": "inProgress"})
+        return envelope(a.complete)
+
+    def b_download(request: Any, context: Any) -> bytes:
+        b_downloaded.set()
+        return b_file
+
+    api.get(a.progress_url, json=a_progress)
+    api.get(b.file_url, content=b_download)
+
+    output = run_read(source, config(), "responses")
+
+    kinds = [m.type.value for m in output.records_and_state_messages]
+    assert kinds == ["RECORD", "STATE", "RECORD", "STATE"]
+    assert [m.record.data["surveyId"] for m in output.records] == [SV_B, SV_A]
+    first, last = state_values(output)
+    assert cursor_of(first, SV_B)["continuationToken"] == "tok-b"
+    assert cursor_of(first, SV_A) is None, "A's records were not emitted yet"
+    assert cursor_of(last, SV_A)["continuationToken"] == "tok-a"

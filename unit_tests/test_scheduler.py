@@ -8,6 +8,7 @@ hour of polling runs in milliseconds and every poll's time is exact.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import IO, Any
 import pytest
 
 from source_qualtrics.dates import instant
+from source_qualtrics.errors import CredentialsRejected, QualtricsApiError
 from source_qualtrics.export import (
     ExportReady,
     ExportScheduler,
@@ -23,6 +25,8 @@ from source_qualtrics.export import (
     ExportTiming,
     ResponseExporter,
     SurveyFailure,
+    ThreadWorkers,
+    Workers,
 )
 from source_qualtrics.export_cache import ExportCache
 from source_qualtrics.windows import Window
@@ -51,6 +55,7 @@ class FakeExports:
         self.durations = durations
         self.outcome = outcome
         self.started: dict[str, Started] = {}
+        self.lock = threading.Lock()
 
     def clock(self) -> float:
         return self.now
@@ -59,8 +64,9 @@ class FakeExports:
         self.now += seconds
 
     def post_result(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        progress_id = f"ES_{len(self.started)}"
-        self.started[progress_id] = Started(progress_id, path.split("/")[1], dict(body), self.now)
+        with self.lock:  # workers start exports from several threads
+            progress_id = f"ES_{len(self.started)}"
+            self.started[progress_id] = Started(progress_id, path.split("/")[1], dict(body), self.now)
         return {"progressId": progress_id, "percentComplete": 0.0, "status": "inProgress"}
 
     def get_result(self, path: str) -> dict[str, Any]:
@@ -96,6 +102,7 @@ def scheduler(
     timing: ExportTiming | None = None,
     cache: ExportCache | None = None,
     split: Callable[[ExportTask, int], list[ExportTask] | None] = lambda task, attempts: None,
+    workers: Workers | None = None,
 ) -> ExportScheduler:
     exporter = ResponseExporter(
         fake,  # type: ignore[arg-type]  # the export endpoints are all the exporter calls
@@ -104,7 +111,15 @@ def scheduler(
         sleep=fake.sleep,
         clock=fake.clock,
     )
-    return ExportScheduler(exporter, tasks, concurrency, cache or ExportCache(), split=split)
+    surveys = list(dict.fromkeys(task.survey_id for task in tasks))
+    return ExportScheduler(
+        exporter, surveys, plan_of(tasks), concurrency, cache or ExportCache(), split=split, workers=workers
+    )
+
+
+def plan_of(tasks: list[ExportTask]) -> Callable[[str], list[ExportTask]]:
+    """The stream's `tasks` for a fixed list: each survey's tasks in their listed order."""
+    return lambda survey_id: [task for task in tasks if task.survey_id == survey_id]
 
 
 def chunk_task(survey_id: str, window: Window) -> ExportTask:
@@ -298,14 +313,16 @@ def test_tasks_are_planned_while_the_running_exports_wait_and_the_biggest_start_
     fake = FakeExports({f"SV_{n}": 10.0 for n in range(6)})
     planned: list[tuple[float, str]] = []
 
-    def plan() -> Iterator[ExportTask]:
-        for n in range(6):
-            planned.append((fake.now, f"SV_{n}"))
-            yield whole(f"SV_{n}")
+    def plan(survey_id: str) -> list[ExportTask]:
+        planned.append((fake.now, survey_id))
+        return [whole(survey_id)]
 
     exporter = ResponseExporter(fake, lambda: tmp_path, sleep=fake.sleep, clock=fake.clock)  # type: ignore[arg-type]
     sizes = {"SV_4": 900, "SV_5": 800}
-    run = ExportScheduler(exporter, plan(), 2, ExportCache(), size=lambda task: sizes.get(task.survey_id, 0))
+    surveys = [f"SV_{n}" for n in range(6)]
+    run = ExportScheduler(
+        exporter, surveys, plan, 2, ExportCache(), size=lambda task: sizes.get(task.survey_id, 0)
+    )
     results = run.results()
     assert isinstance(next(results), ExportReady)
     assert [at for at, _ in planned] == [0.0] * 6, "all planned before the first export finished"
@@ -328,3 +345,169 @@ def test_a_second_stream_reuses_the_file_of_the_same_export_without_exporting_ag
     assert len(fake.posts()) == 2, "no new export"
     assert {r.task.survey_id for r in second} == {"SV_a", "SV_b"}
     assert not list(tmp_path.iterdir()), "each file is deleted once both readers are done"
+
+
+# -- overlap: the workers' calls, the reading thread's decisions -------------------------------------
+
+
+class Gate:
+    """Holds each caller until `parties` callers are inside at once: a call that passes proves overlap
+    (with calls one at a time it breaks after its timeout and the call fails)."""
+
+    def __init__(self, parties: int) -> None:
+        self.barrier = threading.Barrier(parties, timeout=10.0)
+        self.threads: set[str] = set()
+
+    def enter(self) -> None:
+        self.threads.add(threading.current_thread().name)
+        self.barrier.wait()
+
+
+class GatedExports(FakeExports):
+    """FakeExports on the real clock, whose polls or downloads wait at a gate."""
+
+    def __init__(self, surveys: list[str], *, polls: Gate | None = None, downloads: Gate | None = None):
+        super().__init__(dict.fromkeys(surveys, 0.0))
+        self.poll_gate, self.download_gate = polls, downloads
+
+    def get_result(self, path: str) -> dict[str, Any]:
+        if self.poll_gate is not None:
+            self.poll_gate.enter()
+        return super().get_result(path)
+
+    def download(self, path: str, sink: IO[bytes], chunk_size: int = 1 << 20) -> int:
+        if self.download_gate is not None:
+            self.download_gate.enter()
+        return super().download(path, sink, chunk_size)
+
+
+QUICK = ExportTiming(first_poll_delay=0.01, max_poll_delay=0.05)
+
+
+def threaded(
+    fake: FakeExports, tasks: list[ExportTask], tmp_path: Path, *, concurrency: int = 4, workers: int = 8
+) -> ExportScheduler:
+    """A scheduler on the real clock with worker threads, as a sync runs it."""
+    exporter = ResponseExporter(fake, lambda: tmp_path, timing=QUICK)  # type: ignore[arg-type]
+    surveys = list(dict.fromkeys(task.survey_id for task in tasks))
+    return ExportScheduler(
+        exporter, surveys, plan_of(tasks), concurrency, ExportCache(), workers=ThreadWorkers(workers)
+    )
+
+
+def test_polls_of_running_exports_are_in_flight_together_on_worker_threads(tmp_path: Path) -> None:
+    surveys = ["SV_a", "SV_b", "SV_c"]
+    gate = Gate(3)
+    fake = GatedExports(surveys, polls=gate)
+    results = list(threaded(fake, [whole(s) for s in surveys], tmp_path).results())
+    assert sorted(r.task.survey_id for r in results if isinstance(r, ExportReady)) == surveys
+    assert threading.current_thread().name not in gate.threads, "the polls ran on the workers"
+    assert all(len(job.polls) == 1 for job in fake.posts()), "one poll each: none repeated for overlap"
+
+
+def test_downloads_of_finished_exports_are_in_flight_together(tmp_path: Path) -> None:
+    surveys = ["SV_a", "SV_b"]
+    fake = GatedExports(surveys, downloads=Gate(2))
+    results = list(threaded(fake, [whole(s) for s in surveys], tmp_path).results())
+    assert sorted(r.task.survey_id for r in results if isinstance(r, ExportReady)) == surveys
+
+
+def test_downloaded_files_not_yet_handed_back_are_bounded_by_the_concurrency(tmp_path: Path) -> None:
+    """Twelve exports finish at once; the reader holds every file it got: no more than `concurrency`
+    others are on disk, waiting for it."""
+    fake = FakeExports({f"SV_{n}": 1.0 for n in range(12)})
+    run = scheduler(fake, [whole(f"SV_{n}") for n in range(12)], tmp_path, concurrency=3)
+    handed_back = 0
+    waiting: list[int] = []
+    for result in run.results():
+        assert isinstance(result, ExportReady)
+        handed_back += 1
+        waiting.append(len(list(tmp_path.iterdir())) - handed_back)
+    assert handed_back == 12
+    assert max(waiting) <= 3, waiting
+
+
+def test_a_failing_survey_among_overlapping_exports_fails_alone(tmp_path: Path) -> None:
+    surveys = [f"SV_{n}" for n in range(6)]
+
+    class OneForbidden(GatedExports):
+        def post_result(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+            if path.split("/")[1] == "SV_3":
+                raise QualtricsApiError(403, "not allowed", url=path)
+            return super().post_result(path, body)
+
+    fake = OneForbidden(surveys)
+    results = list(threaded(fake, [whole(s) for s in surveys], tmp_path, concurrency=3).results())
+    failures = [r for r in results if isinstance(r, SurveyFailure)]
+    assert [f.task.survey_id for f in failures] == ["SV_3"] and failures[0].failure.is_config_error
+    assert sorted(r.task.survey_id for r in results if isinstance(r, ExportReady)) == [
+        s for s in surveys if s != "SV_3"
+    ]
+
+
+def test_a_rejected_credential_on_a_worker_stops_the_scheduler(tmp_path: Path) -> None:
+    class Rejecting(GatedExports):
+        def get_result(self, path: str) -> dict[str, Any]:
+            raise CredentialsRejected("Qualtrics rejected the credentials")
+
+    run = threaded(Rejecting(["SV_a", "SV_b"]), [whole("SV_a"), whole("SV_b")], tmp_path)
+    with pytest.raises(CredentialsRejected):
+        list(run.results())
+
+
+def test_planning_reads_run_ahead_on_the_workers_and_each_survey_is_read_once(tmp_path: Path) -> None:
+    surveys = [f"SV_{n}" for n in range(20)]
+    fake = GatedExports(surveys)
+    prepared: list[tuple[str, str]] = []
+    exporter = ResponseExporter(fake, lambda: tmp_path, timing=QUICK)  # type: ignore[arg-type]
+    run = ExportScheduler(
+        exporter,
+        surveys,
+        lambda survey_id: [whole(survey_id)],
+        2,
+        ExportCache(),
+        prepare=lambda survey_id: prepared.append((survey_id, threading.current_thread().name)),
+        workers=ThreadWorkers(6),
+    )
+    results = list(run.results())
+    assert len(results) == 20 and run.planning_done
+    assert sorted(survey for survey, _ in prepared) == sorted(surveys), "each survey prepared once"
+    assert threading.current_thread().name not in {thread for _, thread in prepared}
+
+
+def test_closing_the_results_early_cancels_queued_work_and_waits_for_no_running_call(tmp_path: Path) -> None:
+    released = threading.Event()
+
+    class Stuck(GatedExports):
+        def get_result(self, path: str) -> dict[str, Any]:
+            if self.started[path.rsplit("/", 1)[1]].survey_id == "SV_stuck":
+                released.wait(30.0)
+            return super().get_result(path)
+
+    fake = Stuck(["SV_fast", "SV_stuck"])
+    run = threaded(fake, [whole("SV_stuck"), whole("SV_fast")], tmp_path, concurrency=2)
+    results = run.results()
+    first = next(results)
+    assert first.task.survey_id == "SV_fast"
+    results.close()  # returns although SV_stuck's poll is still in flight
+    stuck = [t for t in threading.enumerate() if t.name.startswith("export-")]
+    assert stuck and all(thread.daemon for thread in stuck), "a call still running never holds the process"
+    released.set()
+
+
+def test_thread_workers_cancel_calls_not_yet_started_when_shut_down() -> None:
+    workers = ThreadWorkers(1)
+    entered, release = threading.Event(), threading.Event()
+
+    def block() -> str:
+        entered.set()
+        release.wait(10.0)
+        return "done"
+
+    running = workers.submit(block)
+    assert entered.wait(10.0)
+    queued = workers.submit(lambda: "never")
+    workers.shutdown()
+    release.set()
+    assert running.result(timeout=10.0) == "done"
+    assert queued.cancelled()

@@ -29,6 +29,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="F",
         help="of each survey's responses, the fraction recorded (and last modified) within one week",
     )
+    p.add_argument(
+        "--values-per-response",
+        type=int,
+        metavar="N",
+        help="about N keys in each response's values (matrix, multi-select, text and single-choice "
+        "questions added after the fixed six, which give about 25)",
+    )
     p.add_argument("--token", default="sim-token")
     p.add_argument("--page-size", type=int, default=100)
     p.add_argument("--export-seconds", type=float, default=0.3)
@@ -102,6 +109,7 @@ def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
         in_progress_per_survey=args.in_progress,
         generated_per_survey=args.generated,
         skew_week_fraction=args.skew_week_fraction,
+        values_per_response=args.values_per_response,
         token=args.token,
         page_size=args.page_size,
         export_seconds=args.export_seconds,

@@ -53,6 +53,10 @@ class SimulatorConfig:
     # Of each survey's base responses, the fraction recorded (and last modified) within one week of the
     # year they span (a different week per survey); 0 spreads them evenly over the year.
     skew_week_fraction: float = 0.0
+    # About this many keys in each finished response's `values` (data.extra_questions_for): questions
+    # of the shapes that make real records wide are added after the six fixed ones. None (or 25 and
+    # below) keeps the fixed six-question template.
+    values_per_response: int | None = None
     token: str = "sim-token"
     page_size: int = 100
     export_seconds: float = 0.3

@@ -145,6 +145,7 @@ class SurveyInfo:
     base_responses: int = 0
     generated_responses: int = 0  # test/preview responses among the base ones (responseCounts.generated)
     busy_week_fraction: float = 0.0  # of the base responses, the share recorded in one week
+    extra_questions: int = 0  # questions after the six fixed ones (`wide_questions`): wider records
 
     @property
     def product(self) -> str:
@@ -236,7 +237,7 @@ def definition_questions(info: SurveyInfo) -> dict[str, dict[str, Any]]:
         "Type": "BooleanExpression",
         "inPage": False,
     }
-    return {
+    fixed = {
         "QID1": _question(
             "QID1",
             f"Overall, how satisfied are you with {p}?",
@@ -287,6 +288,118 @@ def definition_questions(info: SurveyInfo) -> dict[str, dict[str, Any]]:
             DisplayLogic=display_logic,
         ),
     }
+    return {**fixed, **wide_definitions(info.extra_questions)}
+
+
+def question_ids(extra_questions: int) -> tuple[str, ...]:
+    """The survey's question ids: the six fixed ones, then its wide ones."""
+    return QUESTION_IDS + tuple(qid for qid, _ in wide_questions(extra_questions))
+
+
+# --- wide surveys --------------------------------------------------------------------------------------
+# Real surveys export from about 25 to 150 `values` keys per response. A survey with `extra_questions`
+# gets that many questions after the six fixed ones, cycling through the shapes that make records wide:
+# a Likert matrix (one key per row), a multi-select (lists of recodes and labels), a text entry, and a
+# single choice whose last option takes "other" text (`QIDn_7_TEXT`, as in recorded responses).
+WIDE_KINDS = ("matrix", "multi", "text", "single")
+WIDE_ROWS = ("Ease of use", "Speed", "Reliability", "Value for money", "Look and feel")
+AGREEMENT = ("Strongly disagree", "Disagree", "Neutral", "Agree", "Strongly agree")
+WIDE_OPTIONS = ("Email", "Phone", "Chat", "Web", "Store", "Partner")
+SOURCES = ("Search", "Friend", "Advertising", "Social media", "Event", "Press", "Other (specify)")
+OTHER_CHOICE = len(SOURCES)  # the option with a text entry
+FIXED_VALUES = 25  # `values` keys of a finished response of the fixed template (24 to 26)
+WIDE_VALUES_PER_CYCLE = 7.6  # keys the four kinds fill together: 4.7 matrix rows, 1, 0.7 texts, 1.14
+
+
+def extra_questions_for(values: int) -> int:
+    """How many wide questions bring a finished response to about `values` keys of `values`."""
+    return max(0, round((values - FIXED_VALUES) * len(WIDE_KINDS) / WIDE_VALUES_PER_CYCLE))
+
+
+def wide_questions(extra_questions: int) -> list[tuple[str, str]]:
+    """(question id, kind) of the wide questions, numbered after the fixed six."""
+    return [(f"QID{7 + n}", WIDE_KINDS[n % len(WIDE_KINDS)]) for n in range(extra_questions)]
+
+
+def wide_keys(qid: str, kind: str) -> tuple[str, ...]:
+    """The `values` keys a wide question can fill."""
+    if kind == "matrix":
+        return tuple(f"{qid}_{row}" for row in range(1, len(WIDE_ROWS) + 1))
+    if kind == "text":
+        return (f"{qid}_TEXT",)
+    if kind == "single":
+        return (qid, f"{qid}_{OTHER_CHOICE}_TEXT")
+    return (qid,)
+
+
+def _ordered(labels: tuple[str, ...], kind: str = "Choice") -> dict[str, Any]:
+    """A question's `Choices` (or `Answers`) and their display order, numbered from 1."""
+    return {f"{kind}s": _choices(labels), f"{kind}Order": [str(i) for i in range(1, len(labels) + 1)]}
+
+
+def wide_definitions(extra_questions: int) -> dict[str, dict[str, Any]]:
+    """The wide questions in survey-definitions format."""
+    questions: dict[str, dict[str, Any]] = {}
+    shape: tuple[str, str, str | None]
+    for qid, kind in wide_questions(extra_questions):
+        if kind == "matrix":
+            text, shape = "How much do you agree with the following?", ("Matrix", "Likert", "SingleAnswer")
+            options = {**_ordered(WIDE_ROWS), **_ordered(AGREEMENT, "Answer")}
+        elif kind == "multi":
+            text, shape = "How do you contact us? (select all that apply)", ("MC", "MAVR", "TX")
+            options = _ordered(WIDE_OPTIONS)
+        elif kind == "text":
+            text, shape, options = "Anything else you would like to tell us?", ("TE", "SL", None), {}
+        else:
+            text, shape = "How did you hear about us?", ("MC", "SAVR", "TX")
+            options = _ordered(SOURCES)
+            options["Choices"][str(OTHER_CHOICE)]["TextEntry"] = "true"
+        questions[qid] = _question(qid, text, *shape, **options)
+    return questions
+
+
+def wide_shown(extra_questions: int) -> tuple[list[str], dict[str, list[Any]]]:
+    """displayedFields and displayedValues of the wide questions (every one is shown)."""
+    fields: list[str] = []
+    shown: dict[str, list[Any]] = {}
+    for qid, kind in wide_questions(extra_questions):
+        keys = wide_keys(qid, kind)
+        fields.extend(keys)
+        if kind == "matrix":
+            shown.update({key: list(range(1, len(AGREEMENT) + 1)) for key in keys})
+        elif kind == "multi":
+            shown[qid] = [str(i) for i in range(1, len(WIDE_OPTIONS) + 1)]
+        elif kind == "single":
+            shown[qid] = list(range(1, len(SOURCES) + 1))
+    return fields, shown
+
+
+def wide_answers(
+    extra_questions: int, seed: int, values: dict[str, Any], labels: dict[str, Any], version: int
+) -> None:
+    """One response's answers to the wide questions, drawn from `seed` (a per-response hash)."""
+    for number, (qid, kind) in enumerate(wide_questions(extra_questions)):
+        r = mix64(seed + number)
+        if kind == "matrix":
+            for row in range(len(WIDE_ROWS)):
+                if (r >> (40 + 4 * row)) & 15:  # about one row in 16 left unanswered
+                    answer = 1 + (r >> (3 * row)) % len(AGREEMENT)
+                    values[f"{qid}_{row + 1}"] = answer
+                    labels[f"{qid}_{row + 1}"] = AGREEMENT[answer - 1]
+        elif kind == "multi":
+            picked = [i for i in range(len(WIDE_OPTIONS)) if (1 + r % 63) >> i & 1]
+            values[qid] = [str(i + 1) for i in picked]
+            labels[qid] = [WIDE_OPTIONS[i] for i in picked]
+        elif kind == "text":
+            if r % 10 < 7 or version:
+                text = f"{WORDS[(r >> 8) % len(WORDS)]} and {WORDS[(r >> 16) % len(WORDS)]}"
+                values[f"{qid}_TEXT"] = f"{text} [edit {version}]" if version else text
+        else:
+            choice = 1 + r % len(SOURCES)
+            values[qid] = choice
+            labels[qid] = SOURCES[choice - 1]
+            if choice == OTHER_CHOICE:
+                values[f"{qid}_{OTHER_CHOICE}_TEXT"] = WORDS[(r >> 24) % len(WORDS)]
 
 
 def survey_definition(info: SurveyInfo) -> dict[str, Any]:
@@ -302,7 +415,7 @@ def survey_definition(info: SurveyInfo) -> dict[str, Any]:
         "BrandID": "simbrand",
         "OwnerID": info.owner_id,
         "CreatorID": info.owner_id,
-        "QuestionCount": str(len(QUESTION_IDS)),
+        "QuestionCount": str(len(question_ids(info.extra_questions))),
         "SurveyOptions": {
             "BackButton": "false",
             "SaveAndContinue": "true",
@@ -319,7 +432,9 @@ def survey_definition(info: SurveyInfo) -> dict[str, Any]:
                 "Type": "Default",
                 "Description": "Default Question Block",
                 "ID": block_id,
-                "BlockElements": [{"Type": "Question", "QuestionID": q} for q in QUESTION_IDS],
+                "BlockElements": [
+                    {"Type": "Question", "QuestionID": q} for q in question_ids(info.extra_questions)
+                ],
             }
         },
         "ResponseSets": {"RS_" + info.id[3:]: "Default Response Set"},
@@ -408,7 +523,9 @@ def legacy_survey(info: SurveyInfo, response_counts: dict[str, int]) -> dict[str
         "blocks": {
             block_id: {
                 "description": "Default Question Block",
-                "elements": [{"type": "Question", "questionId": q} for q in QUESTION_IDS],
+                "elements": [
+                    {"type": "Question", "questionId": q} for q in question_ids(info.extra_questions)
+                ],
             }
         },
         "flow": [{"type": "EmbeddedData"}, {"id": block_id, "type": "Block"}],
@@ -468,12 +585,13 @@ class KeyFilter:
     questions: tuple[str, ...] | None = None
     embedded: tuple[str, ...] | None = None
 
-    def allowed(self) -> frozenset[str] | None:
+    def allowed(self, extra_questions: int = 0) -> frozenset[str] | None:
         if self.metadata is None and self.questions is None and self.embedded is None:
             return None
         keys: set[str] = set(self.metadata if self.metadata is not None else META_KEYS)
-        for qid in self.questions if self.questions is not None else QUESTION_IDS:
-            keys.update(QUESTION_KEYS[qid])
+        wide = dict(wide_questions(extra_questions))
+        for qid in self.questions if self.questions is not None else question_ids(extra_questions):
+            keys.update(QUESTION_KEYS[qid] if qid in QUESTION_KEYS else wide_keys(qid, wide[qid]))
         keys.update(self.embedded if self.embedded is not None else EMBEDDED_FIELDS)
         keys.add("lastModifiedDate")
         return frozenset(keys)
@@ -484,16 +602,20 @@ class RecordFactory:
 
     def __init__(self, info: SurveyInfo, key_filter: KeyFilter, with_last_modified: bool) -> None:
         self.info = info
-        self.allowed = key_filter.allowed()
+        self.allowed = key_filter.allowed(info.extra_questions)
+        self._extra = info.extra_questions
+        self._wide_shown = wide_shown(info.extra_questions)
         self.with_last_modified = with_last_modified
         self._prefix = f"{info.seed}|{info.id}|"
         self._tails = {shown: self._tail(shown) for shown in (False, True)}
 
     def _tail(self, qid6_shown: bool) -> bytes:
-        fields = list(_FIELDS_ALWAYS) + (["QID6"] if qid6_shown else [])
+        wide_fields, wide_values = self._wide_shown
+        fields = list(_FIELDS_ALWAYS) + (["QID6"] if qid6_shown else []) + wide_fields
         if self.allowed is not None:
             fields = [f for f in fields if f in self.allowed]
-        shown = {f: _DISPLAYED_VALUES[f] for f in fields if f in _DISPLAYED_VALUES}
+        displayed = {**_DISPLAYED_VALUES, **wide_values}
+        shown = {f: displayed[f] for f in fields if f in displayed}
         return (
             b',"displayedFields":'
             + orjson.dumps(fields)
@@ -565,6 +687,8 @@ class RecordFactory:
                 reason = 1 + d[10] % 4
                 values["QID6"] = reason
                 labels["QID6"] = DISSATISFACTION_REASONS[reason - 1]
+            if self._extra:
+                wide_answers(self._extra, int.from_bytes(d[24:32], "big"), values, labels, version)
         values["segment"] = SEGMENTS[d[11] % len(SEGMENTS)]
         values["customer_id"] = f"C{int.from_bytes(d[12:15], 'big'):08d}"
         if self.with_last_modified:

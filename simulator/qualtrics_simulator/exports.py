@@ -27,7 +27,15 @@ from typing import IO, Any
 import orjson
 
 from .config import SimulatorConfig
-from .data import EMBEDDED_FIELDS, META_KEYS, OPTIONAL_META_KEYS, QUESTION_IDS, KeyFilter, RecordFactory
+from .data import (
+    EMBEDDED_FIELDS,
+    META_KEYS,
+    OPTIONAL_META_KEYS,
+    KeyFilter,
+    RecordFactory,
+    extra_questions_for,
+    question_ids,
+)
 from .errors import BAD_CONTINUATION_TOKEN, EXPORT_NOT_FOUND, ApiError, bad_request
 from .faults import Faults
 from .ids import progress_id
@@ -190,7 +198,9 @@ def parse_options(body: Any, survey: str, tokens: TokenCodec, config: SimulatorC
     end_ms = parse_date("endDate", body["endDate"]) if "endDate" in body else None
     key_filter = KeyFilter(
         metadata=_ids(body, "surveyMetadataIds", META_KEYS + OPTIONAL_META_KEYS),
-        questions=_ids(body, "questionIds", QUESTION_IDS),
+        questions=_ids(
+            body, "questionIds", question_ids(extra_questions_for(config.values_per_response or 0))
+        ),
         embedded=_ids(body, "embeddedDataIds", EMBEDDED_FIELDS),
     )
     since = tokens.parse(token, survey, config.token_max_age_seconds) if token is not None else None

@@ -16,7 +16,7 @@ from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from .config import SimulatorConfig
-from .data import EPOCH_MS, SurveyInfo, base_recorded_ms, survey_dates, survey_name
+from .data import EPOCH_MS, SurveyInfo, base_recorded_ms, extra_questions_for, survey_dates, survey_name
 from .ids import ResponseIdCodec, survey_id, user_id
 
 IN_PROGRESS_BASE = 1 << 40  # slot namespace of unfinished responses, disjoint from completed ones
@@ -267,6 +267,7 @@ class Store:
             base_responses=responses,
             generated_responses=min(responses, generated),
             busy_week_fraction=self.config.skew_week_fraction,
+            extra_questions=extra_questions_for(self.config.values_per_response or 0),
         )
         codec = ResponseIdCodec(self.config.seed, sid)
         self._surveys[sid] = SurveyState(info, codec, responses, self.config.in_progress_per_survey)

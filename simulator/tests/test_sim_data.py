@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+import json
+import statistics
 import threading
 import time
 import tracemalloc
@@ -11,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from qualtrics_simulator import Simulator, SimulatorConfig
+from qualtrics_simulator.data import survey_definition
 from qualtrics_simulator.exports import BuiltFile, FileLimits, build_file, parse_options
 from qualtrics_simulator.ids import ResponseIdCodec
 
@@ -82,3 +85,55 @@ def test_recorded_dates_are_in_the_year_before_2026() -> None:
     dates = [snap.recorded_ms(s) for s in range(snap.total)]
     assert dates == sorted(dates)
     assert dates[0] >= 1735689600000 and dates[-1] < 1767225600000
+
+
+def _export_records(tmp_path: Path, sim: Simulator, body: dict | None = None) -> list[dict]:  # type: ignore[type-arg]
+    sid = sim.survey_ids()[0]
+    opts = parse_options(body or {"format": "ndjson"}, sid, sim.exports.tokens, sim.config)
+    built = BuiltFile(tmp_path / "out.zip", "x", True, "ndjson")
+    limits = FileLimits(record_cap=None, byte_cap=None, records_per_file=1_000_000, blank_lines=False)
+    build_file(sim.store.snapshot(sid), opts, built, limits, threading.Event())
+    assert built.error is None
+    with zipfile.ZipFile(built.path) as archive, archive.open(built.members[0]) as member:
+        return [json.loads(line) for line in member if line.strip()]
+
+
+@pytest.mark.parametrize("values", [75, 150])
+def test_wide_surveys_export_about_the_values_asked_in_the_shapes_of_real_records(
+    tmp_path: Path, values: int
+) -> None:
+    sim = Simulator(SimulatorConfig(seed=3, surveys=1, responses_per_survey=300, values_per_response=values))
+    records = _export_records(tmp_path, sim)
+    mean = statistics.mean(len(record["values"]) for record in records)
+    assert abs(mean - values) <= values * 0.1, mean
+    questions = survey_definition(sim.store.survey(sim.survey_ids()[0]))["Questions"]
+    kinds = {(q["QuestionType"], q["Selector"]) for q in questions.values()}
+    assert {("Matrix", "Likert"), ("MC", "MAVR"), ("TE", "SL"), ("MC", "SAVR")} <= kinds
+    for record in records:
+        answers = {key for key in record["values"] if key.startswith("QID")}
+        assert {key.split("_")[0] for key in answers} <= set(questions)  # every answer has its question
+        lists = [key for key, value in record["values"].items() if isinstance(value, list)]
+        assert lists and all(isinstance(record["labels"][key], list) for key in lists)
+        assert any(key.endswith("_TEXT") for key in answers) or not any(
+            q["QuestionType"] == "TE" for q in questions.values()
+        )
+        assert set(record["displayedValues"]) <= set(record["displayedFields"])
+        assert answers - {"QID3_TEXT", "QID6"} <= set(record["displayedFields"])
+
+
+def test_a_default_survey_keeps_its_six_questions_and_narrow_records(tmp_path: Path) -> None:
+    default = Simulator(SimulatorConfig(seed=3, surveys=1, responses_per_survey=50))
+    narrow = Simulator(SimulatorConfig(seed=3, surveys=1, responses_per_survey=50, values_per_response=25))
+    records = _export_records(tmp_path, default)
+    assert records == _export_records(tmp_path, narrow)
+    assert {key.split("_")[0] for r in records for key in r["values"] if key.startswith("QID")} <= {
+        f"QID{n}" for n in range(1, 7)
+    }
+    assert max(len(record["values"]) for record in records) <= 26
+
+
+def test_a_wide_question_can_be_selected_by_id(tmp_path: Path) -> None:
+    sim = Simulator(SimulatorConfig(seed=3, surveys=1, responses_per_survey=20, values_per_response=75))
+    records = _export_records(tmp_path, sim, {"format": "ndjson", "questionIds": ["QID7", "QID8"]})
+    answers = {key for record in records for key in record["values"] if key.startswith("QID")}
+    assert answers == {f"QID7_{row}" for row in range(1, 6)} | {"QID8"}

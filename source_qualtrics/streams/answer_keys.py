@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping, Set
+from functools import lru_cache
+from types import MappingProxyType
 from typing import Any
 
 from source_qualtrics.config import ExportOptions
-from source_qualtrics.dates import Duration, parse_instant
+from source_qualtrics.dates import Duration, seconds_apart
 from source_qualtrics.streams.survey_schema import TEXT_LIST, survey_columns
 
 DELETED_AT = "_ab_cdc_deleted_at"
@@ -29,18 +31,27 @@ EDIT_GRACE = Duration(seconds=1)
 _QUESTION_FIELD = re.compile(r"^(?:(?P<loop>\d+)_)?(?P<question>QID\d+)(?:_(?P<rest>.+))?$")
 
 
-def field_parts(field: str) -> dict[str, Any]:
-    """What a `values` key is: the question, the part of it and the loop, or an embedded data field."""
+@lru_cache(maxsize=1 << 14)
+def field_parts(field: str) -> Mapping[str, Any]:
+    """What a `values` key is: the question, the part of it and the loop, or an embedded data field.
+
+    Asked for every answer of every response, and the same few hundred keys recur response after
+    response: each is worked out once (read-only, so a cached answer cannot be changed by a caller).
+    """
     match = _QUESTION_FIELD.match(field)
     if match:
-        return {
-            "field": field,
-            "questionId": match.group("question"),
-            "subField": match.group("rest"),
-            "loop": match.group("loop"),
-            "kind": "answer",
-        }
-    return {"field": field, "questionId": None, "subField": None, "loop": None, "kind": "embeddedData"}
+        return MappingProxyType(
+            {
+                "field": field,
+                "questionId": match.group("question"),
+                "subField": match.group("rest"),
+                "loop": match.group("loop"),
+                "kind": "answer",
+            }
+        )
+    return MappingProxyType(
+        {"field": field, "questionId": None, "subField": None, "loop": None, "kind": "embeddedData"}
+    )
 
 
 def row_identity(response: Mapping[str, Any]) -> dict[str, Any]:
@@ -82,9 +93,8 @@ def _exported(parts: Mapping[str, Any], options: ExportOptions) -> bool:
 
 def was_edited(response: Mapping[str, Any]) -> bool:
     """Whether Qualtrics last modified the response after recording it (an edit, not a submission)."""
-    recorded = parse_instant(response.get("recordedDate"))
-    modified = parse_instant(response.get("lastModifiedDate"))
-    return recorded is not None and modified is not None and modified - recorded > EDIT_GRACE
+    gap = seconds_apart(response.get("recordedDate"), response.get("lastModifiedDate"))
+    return gap is not None and gap > EDIT_GRACE.total_seconds()
 
 
 def tombstones(

@@ -84,6 +84,10 @@ class ResponseIds(SurveyExportStream, IncrementalMixin):
             sync_mode=sync_mode, cursor_field=cursor_field, stream_state=stream_state
         )
 
+    def prefetch(self, survey_id: str, sync_mode: SyncMode) -> None:
+        if sync_mode == SyncMode.incremental:
+            self._sync.details(survey_id)  # its deleted count decides whether a snapshot is needed
+
     def tasks(self, survey_id: str, sync_mode: SyncMode) -> list[ExportTask]:
         deleted: int | None = None
         if sync_mode == SyncMode.incremental:

@@ -42,8 +42,10 @@ from source_qualtrics.export import (
     ExportScheduler,
     ExportTask,
     ExportTiming,
+    InlineWorkers,
     ResponseExporter,
     SurveyFailure,
+    ThreadWorkers,
     records_of,
 )
 from source_qualtrics.sync import SyncContext
@@ -78,6 +80,10 @@ class SurveyExportStream(Stream):
     def tasks(self, survey_id: str, sync_mode: SyncMode) -> list[ExportTask]:
         """The exports this survey needs in this sync (none: nothing to do for it)."""
         raise NotImplementedError
+
+    def prefetch(self, survey_id: str, sync_mode: SyncMode) -> None:
+        """Make ahead, on a worker thread, the reads `tasks` will make for this survey (so it must be
+        safe to call from any thread); planning then costs no round trip."""
 
     def records_of(self, task: ExportTask, lines: Iterator[dict[str, Any]]) -> Iterator[Mapping[str, Any]]:
         """The stream's records from one export file's lines."""
@@ -131,37 +137,41 @@ class SurveyExportStream(Stream):
         self._failures, self._estimated, self._finished = [], False, False
         survey_ids = self._sync.survey_ids()
         concurrency = self._config.max_concurrent_exports
+        requests = self._config.max_concurrent_requests
         self._scheduler = ExportScheduler(
             self._exporter,
-            self._plan(survey_ids, sync_mode),
+            survey_ids,
+            lambda survey_id: self.tasks(survey_id, sync_mode),
             concurrency,
             self._sync.exports,
+            prepare=lambda survey_id: self.prefetch(survey_id, sync_mode),
+            workers=ThreadWorkers(requests, self.name) if requests > 1 else InlineWorkers(),
             split=self.split,
             size=lambda task: self.expected_size(task.survey_id),
             label=self.name,
         )
         self._results = self._scheduler.results()
         self._policy = CheckpointPolicy(surveys=len(survey_ids))
-        logger.info("%s: %d survey(s), up to %d export(s) at a time", self.name, len(survey_ids), concurrency)
+        logger.info(
+            "%s: %d survey(s), up to %d export(s) and %d request(s) at a time",
+            self.name,
+            len(survey_ids),
+            concurrency,
+            requests,
+        )
         batch = 0
-        # A batch starts only once an export is ready, so no empty batch (and no repeated STATE) trails.
-        while (upcoming := next(self._results, None)) is not None:
-            self._upcoming = upcoming
-            yield {"batch": batch}
-            batch += 1
-        if self.has_final_work() and not self._finished:
-            yield {"batch": batch, "final": True}  # the last batch could not tell it was the last
+        try:
+            # A batch starts only once an export is ready, so no empty batch (and no repeated STATE) trails.
+            while (upcoming := next(self._results, None)) is not None:
+                self._upcoming = upcoming
+                yield {"batch": batch}
+                batch += 1
+            if self.has_final_work() and not self._finished:
+                yield {"batch": batch, "final": True}  # the last batch could not tell it was the last
+        finally:
+            self._scheduler.close()  # however the stream ends: the workers stop, queued calls are cancelled
         self.sync_done()
         self._end_with_failures()
-
-    def _plan(self, survey_ids: list[str], sync_mode: SyncMode) -> Iterator[ExportTask]:
-        """Each survey's exports, planned when the scheduler asks (planning may read survey details)."""
-        exports = 0
-        for survey_id in survey_ids:
-            tasks = self.tasks(survey_id, sync_mode)
-            exports += len(tasks)
-            yield from tasks
-        logger.info("%s: planned %d export(s) for %d survey(s)", self.name, exports, len(survey_ids))
 
     def read_records(
         self,

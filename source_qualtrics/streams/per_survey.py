@@ -9,7 +9,7 @@ continuation cursor, same failure handling.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from airbyte_cdk.models import SyncMode
@@ -17,7 +17,7 @@ from airbyte_cdk.models import SyncMode
 from source_qualtrics.errors import QualtricsApiError
 from source_qualtrics.export import ExportTask
 from source_qualtrics.fan_out import fan_out
-from source_qualtrics.streams.responses import Responses
+from source_qualtrics.streams.responses import Responses, answers_of, promoted_columns
 from source_qualtrics.streams.survey_schema import (
     METADATA_COLUMNS,
     OTHER_COLUMN,
@@ -42,6 +42,8 @@ class SurveyResponses(Responses):
         self._known = (
             frozenset(column.name for column in columns) | frozenset(METADATA_COLUMNS) | {"_recordId"}
         )
+        self._blank = dict.fromkeys(column.name for column in columns)
+        self._by_name = {column.name: (column.exact_type, column) for column in columns}
 
     @property
     def name(self) -> str:
@@ -53,16 +55,26 @@ class SurveyResponses(Responses):
     def get_json_schema(self) -> Mapping[str, Any]:  # type: ignore[override]
         return json_schema(self._columns)
 
-    def records_of(self, task: ExportTask, lines: Iterator[dict[str, Any]]) -> Iterator[Mapping[str, Any]]:
-        for record in super().records_of(task, lines):
-            yield self.typed(record)
+    def shape(self, survey_id: str, raw: Mapping[str, Any]) -> dict[str, Any]:
+        """The typed row of one exported response: the promoted metadata columns (as in `responses`),
+        every answer column (None when not answered), and `_other`.
 
-    def typed(self, record: Mapping[str, Any]) -> dict[str, Any]:
-        row = {name: record.get(name) for name in METADATA_COLUMNS}
-        values = record.get("values") or {}
-        for column in self._columns:
-            row[column.name] = column.coerce(values.get(column.name))
-        other = {key: value for key, value in values.items() if key not in self._known}
+        Runs once per response over every answer it holds (up to hundreds): it walks the answers the
+        response has rather than every column, and a value already of its column's type (nearly all
+        of them: exports are typed) is taken as it is; only the others go through `Column.coerce`.
+        """
+        values = answers_of(raw)
+        row = promoted_columns(survey_id, raw, values)
+        row.update(self._blank)
+        by_name, known = self._by_name, self._known
+        other = {}
+        for key, value in values.items():
+            typed_as = by_name.get(key)
+            if typed_as is not None:
+                exact, column = typed_as
+                row[key] = value if type(value) is exact else column.coerce(value)
+            elif key not in known:
+                other[key] = value
         row[OTHER_COLUMN] = other or None
         return row
 

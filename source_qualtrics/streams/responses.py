@@ -150,6 +150,14 @@ class Responses(SurveyExportStream, IncrementalMixin):
         self._backfill[survey_id] = windows
         return self._in_order(survey_id, windows)
 
+    def prefetch(self, survey_id: str, sync_mode: SyncMode) -> None:
+        """A first sync sizes its windows from the survey's details, the skip option compares their
+        counts and the completeness check starts from them: read them ahead (`SyncContext.details` is
+        safe from any thread)."""
+        cursor = self._cursors.get(survey_id) if sync_mode == SyncMode.incremental else None
+        if cursor is None or not cursor.started or self._may_skip(cursor) or self._counts_checked:
+            self._sync.details(survey_id)
+
     def _in_order(self, survey_id: str, windows: list[Window]) -> list[ExportTask]:
         ordered = sorted(
             windows, key=lambda w: (w.end is None, w.end or 0), reverse=self._config.newest_first
@@ -187,11 +195,16 @@ class Responses(SurveyExportStream, IncrementalMixin):
         windows[0] = Window(start, first.end)  # without a start date, nothing before the first window is lost
         return windows
 
+    @property
+    def _counts_checked(self) -> bool:
+        """A saved filter exports a subset of the responses: nothing to check against the counts."""
+        return self.checks_completeness and not self._config.export_options.filter_id
+
     def _watch_counts(self, survey_id: str, previous_ceiling: int | None, *, whole: bool) -> None:
         """Read the survey's counts before its exports start: the first bound of its completeness check
         (`whole`: one export of all its responses, checked on its own; else its changes are checked
-        against the ceiling the previous check left). A saved filter exports a subset: nothing to check."""
-        if not self.checks_completeness or self._config.export_options.filter_id:
+        against the ceiling the previous check left)."""
+        if not self._counts_checked:
             return
         before = self._sync.counts_reading(survey_id)
         if before is None:
@@ -223,7 +236,7 @@ class Responses(SurveyExportStream, IncrementalMixin):
 
     def _unchanged(self, survey_id: str, cursor: SurveyCursor) -> bool:
         """With the skip option: the counts are as at the last export, and the re-check is not due yet."""
-        if not self._config.skip_unchanged_surveys or cursor.backfill or not cursor.response_counts:
+        if not self._may_skip(cursor):
             return False
         counts = self._sync.response_counts(survey_id)
         if counts is None:
@@ -244,6 +257,10 @@ class Responses(SurveyExportStream, IncrementalMixin):
             )
             return True
         return False
+
+    def _may_skip(self, cursor: SurveyCursor) -> bool:
+        """Whether the skip option applies to this cursor at all (a survey mid-backfill is never skipped)."""
+        return self._config.skip_unchanged_surveys and not cursor.backfill and bool(cursor.response_counts)
 
     def split(self, task: ExportTask, attempts: int) -> list[ExportTask] | None:
         """What to export instead of an export Qualtrics failed (None: the same export once more).
@@ -287,8 +304,9 @@ class Responses(SurveyExportStream, IncrementalMixin):
         newest = NewestTimestamp()
         self._newest, self._emitted = None, 0
         chunk = self._chunk = ChunkProgress(task.window) if task.window and task.window.limit else None
+        shape = self.shape
         for raw in lines:
-            record = to_record(survey_id, raw)
+            record = shape(survey_id, raw)
             modified = record["lastModifiedDate"]
             newest.see(modified)
             if chunk is not None and not chunk.admit(record["responseId"], modified):
@@ -296,6 +314,10 @@ class Responses(SurveyExportStream, IncrementalMixin):
             self._emitted += 1
             yield record
         self._newest = newest.value
+
+    def shape(self, survey_id: str, raw: Mapping[str, Any]) -> dict[str, Any]:
+        """The stream's record of one exported response (it must keep `responseId` and `lastModifiedDate`)."""
+        return to_record(survey_id, raw)
 
     def export_done(self, task: ExportTask, continuation_token: str | None) -> None:
         """Every record of the export is out: move the survey's cursor past it (and start its next chunk)."""
@@ -401,15 +423,29 @@ def recheck_seconds(survey_id: str, hours: int) -> float:
 
 
 def to_record(survey_id: str, raw: Mapping[str, Any]) -> dict[str, Any]:
-    """Shape one exported response: Qualtrics' objects as they are, plus promoted top-level columns.
+    """Shape one exported response: the promoted top-level columns, then Qualtrics' objects as they are."""
+    values = answers_of(raw)
+    record = promoted_columns(survey_id, raw, values)
+    record["values"] = values
+    record["labels"] = raw.get("labels")
+    record["displayedFields"] = raw.get("displayedFields")
+    record["displayedValues"] = raw.get("displayedValues")
+    return record
+
+
+def answers_of(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """The response's `values` object (empty if it has none)."""
+    values = raw.get("values")
+    return values if type(values) is dict else {}
+
+
+def promoted_columns(survey_id: str, raw: Mapping[str, Any], values: dict[str, Any]) -> dict[str, Any]:
+    """The response's ids and the metadata of `values` promoted to typed top-level columns.
 
     Runs once per response, so it is written out flat (no loops or helper calls): text columns keep
     strings only, integer columns take numbers but not booleans, `finished` takes 0/1 or a boolean.
     Exact type checks (`type(x) is int`) are both stricter (bool is not int here) and cheaper.
     """
-    values = raw.get("values")
-    if type(values) is not dict:
-        values = {}
     get = values.get
     recorded, start, end = get("recordedDate"), get("startDate"), get("endDate")
     channel, language = get("distributionChannel"), get("userLanguage")
@@ -421,17 +457,13 @@ def to_record(survey_id: str, raw: Mapping[str, Any]) -> dict[str, Any]:
         "surveyId": survey_id,
         "responseId": raw.get("responseId") or get("_recordId"),
         "recordedDate": recorded,
+        "lastModifiedDate": modified if type(modified) is str else recorded,
         "startDate": start if type(start) is str else None,
         "endDate": end if type(end) is str else None,
-        "distributionChannel": channel if type(channel) is str else None,
-        "userLanguage": language if type(language) is str else None,
         "status": status if type(status) is int else int(status) if type(status) is float else None,
+        "finished": bool(finished) if type(finished) is int or type(finished) is bool else None,
         "progress": progress if type(progress) is int else int(progress) if type(progress) is float else None,
         "duration": duration if type(duration) is int else int(duration) if type(duration) is float else None,
-        "finished": bool(finished) if type(finished) is int or type(finished) is bool else None,
-        "lastModifiedDate": modified if type(modified) is str else recorded,
-        "values": values,
-        "labels": raw.get("labels"),
-        "displayedFields": raw.get("displayedFields"),
-        "displayedValues": raw.get("displayedValues"),
+        "distributionChannel": channel if type(channel) is str else None,
+        "userLanguage": language if type(language) is str else None,
     }

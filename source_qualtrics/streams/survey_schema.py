@@ -36,6 +36,8 @@ METADATA_COLUMNS: dict[str, dict[str, Any]] = {
     "userLanguage": TEXT,
 }
 OTHER_COLUMN = "_other"
+# A value of exactly this type is the column's type already (bool is not int here: `type(x) is int`).
+EXACT_TYPES: dict[str, type] = {"integer": int, "number": float, "string": str}
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,12 @@ class Column:
     description: str
     #: for a list column (multi-select), the values its items can take: the options' recodes
     items: tuple[str, ...] = ()
+
+    @property
+    def exact_type(self) -> type | None:
+        """The Python type of a value that is already the column's type as it stands (None: a list,
+        whose items must be looked at): the common case, which `coerce` need not see."""
+        return EXACT_TYPES.get(self.schema["type"][1])
 
     def coerce(self, value: Any) -> Any:
         """Exports are typed already; this only guards against a recode sent as text, or vice versa."""
@@ -66,7 +74,7 @@ class Column:
             except (TypeError, ValueError):
                 return None
         if kind == "array":
-            return [str(item) for item in value] if isinstance(value, list) else [str(value)]
+            return list(map(str, value)) if isinstance(value, list) else [str(value)]
         return value if isinstance(value, str) else str(value)
 
 
