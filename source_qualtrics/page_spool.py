@@ -13,6 +13,8 @@ reads the earlier streams, so the chain's round trips overlap theirs:
   a plain read would have raised it;
 - no request is made that a plain read would not make: after a failed chain the worker waits until
   the stream asks for a later chain (a stream that stops on the error never does);
+- the worker's first request waits for another request to succeed (or for the stream to ask): a
+  rejected credential is then refused once, and stops the sync as it did before;
 - `close` (the sync ended, or failed) stops the worker at its next element and removes the file.
 """
 
@@ -29,6 +31,8 @@ import orjson
 
 logger = logging.getLogger("airbyte")
 
+#: how often a worker not started yet looks whether the credential proved itself
+START_POLL_SECONDS = 0.05
 #: elements written between two hand-overs to the reader (one page of a Qualtrics list)
 COMMIT_EVERY = 100
 
@@ -55,13 +59,19 @@ class _Chain:
 class PageSpool:
     """One daemon worker reading `chains()` into a file; `elements(key)` reads one chain back."""
 
-    def __init__(self, file: Path, chains: Chains, *, name: str = "page-spool") -> None:
+    def __init__(
+        self, file: Path, chains: Chains, *, after: threading.Event, name: str = "page-spool"
+    ) -> None:
+        """The worker starts once `after` is set (the credential proved itself on another request), or
+        once the stream asks for its first chain, whichever comes first."""
         self._file = file
+        self._after = after
         self._condition = threading.Condition()
         self._chains: list[_Chain] = []
         self._next = 0  # the chain the stream reads next (a key listed twice is read twice)
         self._asked = 0  # the stream asked for the chain at this index: a worker held before it goes on
         self._failure: BaseException | None = None
+        self._asked_any = False
         self._finished = False  # the worker has nothing more to read
         self._closed = False
         self._thread = threading.Thread(target=self._run, args=(chains,), name=name, daemon=True)
@@ -70,6 +80,12 @@ class PageSpool:
     # -- the worker ---------------------------------------------------------------------------------
 
     def _run(self, chains: Chains) -> None:
+        with self._condition:
+            while not (self._after.is_set() or self._asked_any or self._closed):
+                self._condition.wait(START_POLL_SECONDS)
+            if self._closed:
+                self._finished = True
+                return
         try:
             with self._file.open("wb") as sink:
                 for key, elements in chains():
@@ -172,6 +188,7 @@ class PageSpool:
                 if self._finished or self._closed:
                     return None
                 self._asked = max(self._asked, len(self._chains))  # past every chain read so far
+                self._asked_any = True
                 self._condition.notify_all()
                 self._condition.wait()
 

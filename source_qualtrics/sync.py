@@ -147,8 +147,9 @@ class SyncContext:
 
     def read_ahead(self, name: str, chains: Chains) -> PageSpool:
         """Start reading a stream's long page chains now, in the background (`page_spool.py`: the
-        CDK reads streams one after another, so the chains' round trips overlap the earlier streams')."""
-        spool = self._read_ahead[name] = PageSpool(self.spool_dir() / f"{name}.jsonl", chains, name=name)
+        CDK reads streams one after another, so the chains' round trips overlap the other streams')."""
+        file = self.spool_dir() / f"{name}.jsonl"
+        spool = self._read_ahead[name] = PageSpool(file, chains, after=self.client.accepted, name=name)
         return spool
 
     def read_ahead_of(self, name: str) -> PageSpool | None:

@@ -138,6 +138,13 @@ def source_sync(source: SourceQualtrics) -> SyncContext:
 # -- the spool on its own -------------------------------------------------------------------------
 
 
+def proven() -> threading.Event:
+    """The credential proved itself already: the worker starts at once."""
+    event = threading.Event()
+    event.set()
+    return event
+
+
 def elements(prefix: str, count: int, gate: threading.Event | None = None) -> Iterator[dict[str, Any]]:
     for number in range(count):
         if gate is not None and number == count // 2:
@@ -148,7 +155,7 @@ def elements(prefix: str, count: int, gate: threading.Event | None = None) -> It
 def test_the_stream_follows_a_chain_the_worker_is_still_writing(tmp_path: Path) -> None:
     gate = threading.Event()
     chains = [("a", elements("a", 300, gate)), ("b", elements("b", 2))]
-    spool = PageSpool(tmp_path / "s.jsonl", lambda: chains)
+    spool = PageSpool(tmp_path / "s.jsonl", lambda: chains, after=proven())
     read = spool.elements("a", lambda: pytest.fail("chain a was read ahead"))
     seen = [next(read)["id"] for _ in range(100)]  # handed over before the worker reached the gate
     assert seen[-1] == "a99"
@@ -169,7 +176,7 @@ def test_after_a_failed_chain_the_worker_waits_until_the_stream_goes_past_it(tmp
         if key == "a":
             raise QualtricsApiError(403, "forbidden")
 
-    spool = PageSpool(tmp_path / "s.jsonl", lambda: ((key, chain(key)) for key in ("a", "b")))
+    spool = PageSpool(tmp_path / "s.jsonl", lambda: ((key, chain(key)) for key in ("a", "b")), after=proven())
     read = spool.elements("a", lambda: [])
     assert next(read) == {"id": "a"}
     with pytest.raises(QualtricsApiError):
@@ -181,7 +188,7 @@ def test_after_a_failed_chain_the_worker_waits_until_the_stream_goes_past_it(tmp
 
 
 def test_a_chain_the_worker_never_read_is_read_by_the_stream_itself(tmp_path: Path) -> None:
-    spool = PageSpool(tmp_path / "s.jsonl", lambda: [("a", elements("a", 1))])
+    spool = PageSpool(tmp_path / "s.jsonl", lambda: [("a", elements("a", 1))], after=proven())
     assert list(spool.elements("other", lambda: [{"id": "plain"}])) == [{"id": "plain"}]
     spool.close()
 
@@ -218,10 +225,30 @@ def test_the_stream_read_ahead_is_read_after_the_others_and_before_the_counts() 
 
 def test_a_chain_cut_short_by_the_end_of_the_sync_fails_rather_than_ends_early(tmp_path: Path) -> None:
     gate = threading.Event()
-    spool = PageSpool(tmp_path / "s.jsonl", lambda: [("a", elements("a", 300, gate))])
+    spool = PageSpool(tmp_path / "s.jsonl", lambda: [("a", elements("a", 300, gate))], after=proven())
     read = spool.elements("a", lambda: [])
     assert [next(read)["id"] for _ in range(100)][-1] == "a99"
     spool.close()
     gate.set()
     with pytest.raises(SpoolClosed):
         list(read)
+
+
+def test_the_worker_waits_for_the_credential_to_prove_itself_or_for_the_stream_to_ask(tmp_path: Path) -> None:
+    began = threading.Event()
+
+    def chains() -> Iterator[tuple[str, Iterator[dict[str, Any]]]]:
+        began.set()
+        yield "a", elements("a", 2)
+
+    waiting = PageSpool(tmp_path / "w.jsonl", chains, after=threading.Event())
+    assert not began.wait(0.2)  # no request before another one proved the credential
+    assert [e["id"] for e in waiting.elements("a", lambda: [])] == ["a0", "a1"]  # asking starts it
+    waiting.close()
+
+    began.clear()
+    accepted = threading.Event()
+    spool = PageSpool(tmp_path / "s.jsonl", chains, after=accepted)
+    accepted.set()
+    assert began.wait(5)
+    spool.close()
