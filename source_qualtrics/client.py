@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -88,6 +89,9 @@ class QualtricsClient:
         #: set once Qualtrics refused the credential: the sync stops there (see SourceQualtrics.read)
         self.rejected: CredentialsRejected | None = None
         self._paging_hosts: set[str] = set()  # other hosts `nextPage` named (logged once each)
+        #: set once Qualtrics answered a request: reads in the background wait for it (`page_spool.py`),
+        #: so a dead credential is refused once, not once per thread that raced to try it
+        self.accepted = threading.Event()
 
     def url(self, path: str) -> str:
         return f"{self.base_url}/{path.lstrip('/')}"
@@ -180,10 +184,12 @@ class QualtricsClient:
         if self.rejected is not None:
             raise self.rejected  # a credential known to be dead is not tried again
         try:
-            return self._send(method, path_or_url, params=params, json=json, stream=stream)
+            response = self._send(method, path_or_url, params=params, json=json, stream=stream)
         except CredentialsRejected as rejected:
             self.rejected = rejected
             raise
+        self.accepted.set()
+        return response
 
     def _send(
         self,

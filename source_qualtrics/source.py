@@ -35,6 +35,7 @@ from source_qualtrics.errors import (
     QualtricsConnectionError,
 )
 from source_qualtrics.export import ExportTiming
+from source_qualtrics.streams.base import QualtricsListStream
 from source_qualtrics.streams.families import directory_streams, survey_structure_streams
 from source_qualtrics.streams.in_progress_responses import InProgressResponses
 from source_qualtrics.streams.partitioned_state import damaged_state, load_partitions
@@ -50,6 +51,8 @@ from source_qualtrics.sync import SyncContext, survey_list_forbidden
 
 PROXY_NOTICE_MARKER = "use this host instead:"
 DIRECTORY_PARTITIONED = ("contact_transactions",)
+#: streams whose long page chains are read from the start of the sync (`start_read_ahead`)
+READ_AHEAD = ("directory_contacts",)
 
 
 class SourceQualtrics(AbstractSource):
@@ -149,7 +152,7 @@ class SourceQualtrics(AbstractSource):
         """
         parse_config(config)  # a user's mistake stops the sync here, as one line, before any stream starts
         check_saved_state(catalog, state)
-        catalog = counts_after_exports(catalog)
+        catalog = reading_order(catalog)
         self._selected, self._state_in = catalog, state
         quiet = HideTraceback(CredentialsRejected)
         logger.addFilter(quiet)
@@ -194,6 +197,10 @@ class SourceQualtrics(AbstractSource):
             *directory_streams(sync, **export_args),
             *(per_survey_streams(sync, **export_args) if parsed.per_survey_streams else []),
         ]
+        selected = {entry.stream.name for entry in self._selected.streams} if self._selected else set()
+        for stream in streams:
+            if isinstance(stream, QualtricsListStream) and stream.name in selected & set(READ_AHEAD):
+                stream.start_read_ahead()
         return streams
 
     def make_client(self, config: QualtricsConfig) -> QualtricsClient:
@@ -232,10 +239,15 @@ def check_saved_state(catalog: ConfiguredAirbyteCatalog, state: list[AirbyteStat
                     raise damaged_state(name, str(error)) from None
 
 
-def counts_after_exports(catalog: ConfiguredAirbyteCatalog) -> ConfiguredAirbyteCatalog:
-    """The same catalog with `survey_response_counts` read last: it reports what this sync's exports
-    emitted, and the counts read after them (the CDK reads streams in catalog order)."""
-    streams = sorted(catalog.streams, key=lambda entry: entry.stream.name == COUNTS_STREAM)
+def reading_order(catalog: ConfiguredAirbyteCatalog) -> ConfiguredAirbyteCatalog:
+    """The same catalog in the order the CDK reads it (catalog order): the streams read ahead
+    (`READ_AHEAD`) after the others, so their chains overlap every other stream's reads, and
+    `survey_response_counts` last: it reports what this sync's exports emitted, and the counts read
+    after them."""
+    streams = sorted(
+        catalog.streams,
+        key=lambda entry: (entry.stream.name == COUNTS_STREAM, entry.stream.name in READ_AHEAD),
+    )
     return ConfiguredAirbyteCatalog(streams=streams)
 
 

@@ -24,6 +24,7 @@ from source_qualtrics.config import QualtricsConfig
 from source_qualtrics.dates import DateTime, iso_millis, now, parse_instant
 from source_qualtrics.errors import ConfigError, QualtricsApiError, QualtricsConnectionError
 from source_qualtrics.export_cache import ExportCache
+from source_qualtrics.page_spool import Chains, PageSpool
 
 logger = logging.getLogger("airbyte")
 
@@ -54,6 +55,7 @@ class SyncContext:
         self._details_lock = threading.Lock()
         self._details_reads: dict[str, threading.Event] = {}  # surveys whose details a thread is reading
         self._spool_dir: Path | None = None
+        self._read_ahead: dict[str, PageSpool] = {}
 
     def surveys(self) -> list[dict[str, Any]]:
         """Every survey the token's user can see, as `GET /surveys` lists them (read once per sync)."""
@@ -143,7 +145,21 @@ class SyncContext:
             self._spool_dir = Path(tempfile.mkdtemp(prefix="source-qualtrics-"))
         return self._spool_dir
 
+    def read_ahead(self, name: str, chains: Chains) -> PageSpool:
+        """Start reading a stream's long page chains now, in the background (`page_spool.py`: the
+        CDK reads streams one after another, so the chains' round trips overlap the other streams')."""
+        file = self.spool_dir() / f"{name}.jsonl"
+        spool = self._read_ahead[name] = PageSpool(file, chains, after=self.client.accepted, name=name)
+        return spool
+
+    def read_ahead_of(self, name: str) -> PageSpool | None:
+        """The chains read ahead for stream `name`, None when nothing is."""
+        return self._read_ahead.get(name)
+
     def close(self) -> None:
+        for spool in self._read_ahead.values():
+            spool.close()
+        self._read_ahead.clear()
         self.exports.clear()
         if self._spool_dir is not None:
             shutil.rmtree(self._spool_dir, ignore_errors=True)

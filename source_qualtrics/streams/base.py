@@ -101,6 +101,14 @@ class QualtricsListStream(Stream):
         """Whether an error on one slice should be logged and skipped rather than fail the sync."""
         return False
 
+    def start_read_ahead(self) -> None:
+        """Called when the sync starts if the stream is selected and named in the source's `READ_AHEAD`:
+        a stream whose pages form one long chain starts reading it here (`SyncContext.read_ahead`)."""
+
+    def paginate(self, path: str, params: Mapping[str, Any] | None = None) -> Iterator[dict[str, Any]]:
+        """The elements of every page of `path`: every list this stream reads goes through here."""
+        return self._client.paginate(path, params)
+
     # -- the machinery --------------------------------------------------------------------------------
 
     @cached_property
@@ -145,7 +153,7 @@ class QualtricsListStream(Stream):
                 yield from records
             return
         params = self.request_params(current, sync_mode) or None
-        yield from self.records_of(current, self._client.paginate(self.path.format(**current), params))
+        yield from self.records_of(current, self.paginate(self.path.format(**current), params))
 
     def children(
         self, parents: Iterable[Mapping[str, Any]], sync_mode: SyncMode
@@ -155,9 +163,7 @@ class QualtricsListStream(Stream):
             (parent, self.path.format(**parent), self.request_params(parent, sync_mode) or None)
             for parent in parents
         )
-        for (parent, _, _), elements in self.read_ahead(
-            requests, lambda r: self._client.paginate(r[1], r[2])
-        ):
+        for (parent, _, _), elements in self.read_ahead(requests, lambda r: self.paginate(r[1], r[2])):
             yield parent, self.records_of(parent, elements)
 
     def read_ahead(
@@ -187,7 +193,7 @@ class QualtricsListStream(Stream):
     ) -> Iterator[dict[str, Any]]:
         """List a parent collection; a 403 there becomes `Forbidden` (the stream then reads nothing)."""
         try:
-            yield from self._client.paginate(path, params)
+            yield from self.paginate(path, params)
         except QualtricsApiError as error:
             if error.status == 403:
                 raise Forbidden(self.describe_forbidden(path, permission, scope, error), path) from None
