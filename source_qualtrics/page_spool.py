@@ -86,15 +86,20 @@ class PageSpool:
             if self._closed:
                 self._finished = True
                 return
+        planned: Iterator[tuple[str, Iterable[Mapping[str, Any]]]] = iter(())
         try:
+            planned = iter(chains())
             with self._file.open("wb") as sink:
-                for key, elements in chains():
+                for key, elements in planned:
                     if not self._write(sink, key, elements):
                         return
         except BaseException as failure:  # listing the chains failed: raised to the next chain asked for
             with self._condition:
                 self._failure = failure
         finally:
+            close = getattr(planned, "close", None)
+            if close is not None:
+                close()  # a plan reading ahead in worker threads stops them
             with self._condition:
                 self._finished = True
                 self._condition.notify_all()

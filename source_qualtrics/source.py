@@ -52,7 +52,7 @@ from source_qualtrics.sync import SyncContext, survey_list_forbidden
 PROXY_NOTICE_MARKER = "use this host instead:"
 DIRECTORY_PARTITIONED = ("contact_transactions",)
 #: streams whose long page chains are read from the start of the sync (`start_read_ahead`)
-READ_AHEAD = ("directory_contacts",)
+READ_AHEAD = ("distribution_history", "directory_contacts")
 
 
 class SourceQualtrics(AbstractSource):
@@ -197,11 +197,25 @@ class SourceQualtrics(AbstractSource):
             *directory_streams(sync, **export_args),
             *(per_survey_streams(sync, **export_args) if parsed.per_survey_streams else []),
         ]
-        selected = {entry.stream.name for entry in self._selected.streams} if self._selected else set()
-        for stream in streams:
-            if isinstance(stream, QualtricsListStream) and stream.name in selected & set(READ_AHEAD):
-                stream.start_read_ahead()
+        self.start_read_ahead(streams)
         return streams
+
+    def start_read_ahead(self, streams: list[Stream]) -> None:
+        """Start the read-ahead of the selected `READ_AHEAD` streams, in the mode and from the state
+        the CDK will read them with."""
+        selected = (
+            {entry.stream.name: entry.sync_mode for entry in self._selected.streams} if self._selected else {}
+        )
+        manager = ConnectorStateManager(state=self._state_in)
+        for stream in streams:
+            if (
+                isinstance(stream, QualtricsListStream)
+                and stream.name in READ_AHEAD
+                and stream.name in selected
+            ):
+                stream.start_read_ahead(
+                    selected[stream.name], manager.get_stream_state(stream.name, None) or {}
+                )
 
     def make_client(self, config: QualtricsConfig) -> QualtricsClient:
         credentials = config.credentials

@@ -47,6 +47,7 @@ class SyncContext:
         self.started_at: DateTime = now()
         self.exports = ExportCache()
         self._surveys: list[dict[str, Any]] | None = None
+        self._surveys_lock = threading.Lock()
         self._by_id: dict[str, dict[str, Any]] = {}
         self._details: dict[str, dict[str, Any] | None] = {}
         self._read_at: dict[str, str] = {}  # when each survey's details were read
@@ -58,7 +59,12 @@ class SyncContext:
         self._read_ahead: dict[str, PageSpool] = {}
 
     def surveys(self) -> list[dict[str, Any]]:
-        """Every survey the token's user can see, as `GET /surveys` lists them (read once per sync)."""
+        """Every survey the token's user can see, as `GET /surveys` lists them (read once per sync,
+        whichever thread asks first: a read-ahead may)."""
+        with self._surveys_lock:
+            return self._list_surveys()
+
+    def _list_surveys(self) -> list[dict[str, Any]]:
         if self._surveys is None:
             try:
                 self._surveys = [

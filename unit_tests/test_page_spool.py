@@ -117,7 +117,7 @@ def test_closing_the_sync_stops_the_read_ahead_and_removes_its_spool(api) -> Non
     stream = next(s for s in source.streams(config()) if s.name == "directory_contacts")
     assert isinstance(stream, DirectoryContacts)
     sync = source_sync(source)
-    stream.start_read_ahead()
+    stream.start_read_ahead(SyncMode.full_refresh, {})
     spool = sync.read_ahead_of("directory_contacts")
     assert spool is not None
     first = next(iter(stream.read_only_records()))

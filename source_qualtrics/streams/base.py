@@ -101,13 +101,30 @@ class QualtricsListStream(Stream):
         """Whether an error on one slice should be logged and skipped rather than fail the sync."""
         return False
 
-    def start_read_ahead(self) -> None:
-        """Called when the sync starts if the stream is selected and named in the source's `READ_AHEAD`:
-        a stream whose pages form one long chain starts reading it here (`SyncContext.read_ahead`)."""
+    def start_read_ahead(self, sync_mode: SyncMode, state: Mapping[str, Any]) -> None:
+        """Called when the sync starts if the stream is selected and named in the source's `READ_AHEAD`,
+        with the sync mode and the state the stream will be read with: a stream whose reads would all
+        wait for the CDK to reach it starts them here (`SyncContext.read_ahead`), in the order it
+        reads them back (`paginate`)."""
+
+    def chain_key(self, path: str, params: Mapping[str, Any] | None) -> str:
+        """What names one list in the read-ahead spool: its path (a stream that lists one path for
+        several parents adds what tells them apart)."""
+        return path
 
     def paginate(self, path: str, params: Mapping[str, Any] | None = None) -> Iterator[dict[str, Any]]:
         """The elements of every page of `path`: every list this stream reads goes through here."""
-        return self._client.paginate(path, params)
+        return self.read_back(path, params, lambda: self._client.paginate(path, params))
+
+    def read_back(
+        self, path: str, params: Mapping[str, Any] | None, read: Callable[[], Iterable[Any]]
+    ) -> Iterator[Any]:
+        """`read()`; or, when the stream's lists were read ahead, the same elements from its spool
+        (and `read()` for a list the read-ahead did not read)."""
+        spool = self._sync.read_ahead_of(self.name)
+        if spool is None:
+            return iter(read())
+        return spool.elements(self.chain_key(path, params), read)
 
     # -- the machinery --------------------------------------------------------------------------------
 
@@ -169,7 +186,17 @@ class QualtricsListStream(Stream):
     def read_ahead(
         self, items: Iterable[T], read: Callable[[T], Iterable[R]]
     ) -> Iterator[tuple[T, Iterator[R]]]:
-        """`fan_out` with as many items ahead as requests may be in flight."""
+        """`fan_out` with as many items ahead as requests may be in flight; one item after another
+        when the lists come from the read-ahead spool (asking for the next item's list is what tells
+        the spool the stream went past a failed one)."""
+        if self._sync.read_ahead_of(self.name) is not None:
+            return ((item, iter(read(item))) for item in items)
+        return self.fan_out(items, read)
+
+    def fan_out(
+        self, items: Iterable[T], read: Callable[[T], Iterable[R]]
+    ) -> Iterator[tuple[T, Iterator[R]]]:
+        """Network reads of many items overlapped, up to as many as requests may be in flight."""
         return fan_out(items, read, ahead=self._client.max_concurrent_requests)
 
     def records_of(self, current: Mapping[str, Any], elements: Iterable[Any]) -> Iterator[Mapping[str, Any]]:

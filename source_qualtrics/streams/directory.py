@@ -6,13 +6,12 @@ Child records carry their parents' ids (`directoryId`, `mailingListId`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from airbyte_cdk.models import SyncMode
 
 from source_qualtrics.errors import QualtricsApiError
-from source_qualtrics.fan_out import R, T
 from source_qualtrics.streams.base import QualtricsListStream
 
 DIRECTORY_PERMISSION = "access to the XM Directory ('Access Directory' / Contacts permission)"
@@ -63,7 +62,7 @@ class DirectoryContacts(_PerDirectory):
     # A directory's contacts are one `skipToken` chain (100 a page, 1,000 round trips one after another
     # for 100,000 contacts): they are read from the start of the sync, behind the other streams.
 
-    def start_read_ahead(self) -> None:
+    def start_read_ahead(self, sync_mode: SyncMode, state: Mapping[str, Any]) -> None:
         self._sync.read_ahead(self.name, self._chains)
 
     def _chains(self) -> Iterator[tuple[str, Iterable[Mapping[str, Any]]]]:
@@ -82,21 +81,6 @@ class DirectoryContacts(_PerDirectory):
             parent = {"directoryId": directory_id}
             params = self.request_params(parent, SyncMode.full_refresh) or None
             yield self.path.format(**parent), self._client.paginate(self.path.format(**parent), params)
-
-    def paginate(self, path: str, params: Mapping[str, Any] | None = None) -> Iterator[dict[str, Any]]:
-        spool = self._sync.read_ahead_of(self.name)
-        if spool is None:
-            return super().paginate(path, params)
-        return spool.elements(path, lambda: super(DirectoryContacts, self).paginate(path, params))
-
-    def read_ahead(
-        self, items: Iterable[T], read: Callable[[T], Iterable[R]]
-    ) -> Iterator[tuple[T, Iterator[R]]]:
-        """Directories one after another when their contacts come from the spool: asking for the next
-        directory's contacts is what tells the spool the stream went past a failed one."""
-        if self._sync.read_ahead_of(self.name) is None:
-            return super().read_ahead(items, read)
-        return ((item, iter(read(item))) for item in items)
 
 
 class MailingLists(_PerDirectory):

@@ -29,15 +29,16 @@ Within a group the next surveys' distributions and histories are read ahead in w
 from __future__ import annotations
 
 import enum
+import functools
 import logging
-from collections.abc import Iterable, Iterator, Mapping, MutableMapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from typing import Any
 
 from airbyte_cdk.models import SyncMode
 from airbyte_cdk.sources.streams import IncrementalMixin
 
 from source_qualtrics.dates import DateTime, Duration, api_format, now, parse_instant
-from source_qualtrics.errors import QualtricsApiError
+from source_qualtrics.errors import ConfigError, QualtricsApiError
 from source_qualtrics.streams.base import Forbidden, QualtricsListStream
 from source_qualtrics.streams.partitioned_state import SurveyStamps, survey_groups
 
@@ -184,6 +185,46 @@ class DistributionHistory(_PerSurvey, IncrementalMixin):
     def state(self, value: MutableMapping[str, Any]) -> None:
         self._read_at.load(value, self.name)
 
+    def start_read_ahead(self, sync_mode: SyncMode, state: Mapping[str, Any]) -> None:
+        """Histories are paced at 270 a minute, the slowest budget of a sync that reads them: they are
+        read from the start of the sync, behind the other streams, planned from the state the stream
+        will be read with."""
+        try:
+            self.state = dict(state)
+        except ConfigError:
+            return  # a damaged state fails the stream at its turn, as it would without the read-ahead
+        planned = dict(self._read_at)  # the worker's own copy: the stream moves its cursors as it emits
+        self._sync.read_ahead(self.name, lambda: self._chains(sync_mode, planned))
+
+    def _chains(self, sync_mode: SyncMode, read_at: Mapping[str, str]) -> Iterator[tuple[str, Iterable[Any]]]:
+        """What a plain read of the stream reads, in its order: each survey's distribution list, then
+        the history of each of its distributions that has one, the lists and the histories each
+        read ahead in worker threads."""
+
+        def read_list(survey_id: str) -> Iterator[dict[str, Any]]:
+            return self._client.paginate("distributions", self.list_params(survey_id, sync_mode, read_at))
+
+        def chains() -> Iterator[tuple[str, Callable[[], Iterable[Any]]]]:
+            for survey_id, elements in self.fan_out(self._sync.survey_ids(), read_list):
+                key = self.chain_key("distributions", {"surveyId": survey_id})
+                try:
+                    listed = list(elements)
+                except Exception as error:  # the stream meets it at this survey, as a plain read would
+                    yield key, functools.partial(failing, error)
+                    continue
+                yield key, functools.partial(list, listed)
+                for distribution_id in readable_ids(listed, log=False):
+                    step = {"surveyId": survey_id, "distributionId": distribution_id}
+                    yield self.path.format(**step), functools.partial(self.read_history, step)
+
+        for (key, _), elements in self.fan_out(chains(), lambda chain: chain[1]()):
+            yield key, elements
+
+    def chain_key(self, path: str, params: Mapping[str, Any] | None) -> str:
+        """A survey's distribution list is named by its survey: every survey lists the same path."""
+        survey_id = (params or {}).get("surveyId")
+        return f"{path}?surveyId={survey_id}" if survey_id else path
+
     def read_records(
         self,
         sync_mode: SyncMode,
@@ -218,32 +259,29 @@ class DistributionHistory(_PerSurvey, IncrementalMixin):
             yield {"surveyId": survey_id}
 
     def history_pages(self, step: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
-        """A distribution step's history (in a worker thread); the other steps read nothing."""
+        """A distribution step's history (read ahead); the other steps read nothing."""
         if "distributionId" not in step:
             return iter(())
+        return self.read_back(self.path.format(**step), None, lambda: self.read_history(step))
+
+    def read_history(self, step: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+        """Ask Qualtrics for a distribution's history at the current page size (and note that size)."""
         size = self._tried[step["distributionId"]] = self._page_size
         params = {"pageSize": size} if size is not None else None
         return self._client.paginate(self.path.format(**step), params)
 
     def readable_distributions(self, survey_id: str, sync_mode: SyncMode) -> Iterator[str]:
         """Ids of the survey's distributions to read the history of (test emails have none)."""
-        params = self.list_params(survey_id, sync_mode)
-        for element in self.paginate_parent("distributions", self.permission, self.scope, params):
-            distribution_id = element.get("id")
-            if not isinstance(distribution_id, str) or not distribution_id:
-                continue
-            if element.get("requestType") == TEST_DISTRIBUTION:
-                logger.info("distribution_history: %s is a test email without history", distribution_id)
-                continue
-            yield distribution_id
+        params = self.list_params(survey_id, sync_mode, self._read_at)
+        yield from readable_ids(self.paginate_parent("distributions", self.permission, self.scope, params))
 
-    def list_params(self, survey_id: str, sync_mode: SyncMode) -> dict[str, Any]:
+    def list_params(self, survey_id: str, sync_mode: SyncMode, read_at: Mapping[str, str]) -> dict[str, Any]:
         """The survey's distributions whose history can still change (all of them on a first sync)."""
         params: dict[str, Any] = {"surveyId": survey_id}
         since: DateTime | None = None
         if sync_mode == SyncMode.incremental:
-            read_at = parse_instant(self._read_at.get(survey_id))
-            since = read_at - self.lookback if read_at is not None else None
+            last_read = parse_instant(read_at.get(survey_id))
+            since = last_read - self.lookback if last_read is not None else None
         start_date = self._config.start_date if self._config is not None else None
         if start_date is not None and (since is None or start_date > since):
             since = start_date
@@ -264,7 +302,7 @@ class DistributionHistory(_PerSurvey, IncrementalMixin):
                 return
             except QualtricsApiError as error:
                 if error.status == 504 and self._smaller_pages(step, error):
-                    pages = self.history_pages(step)
+                    pages = self.read_history(step)
                     continue
                 failure = history_failure(error)
                 if failure is None:
@@ -296,3 +334,21 @@ class DistributionHistory(_PerSurvey, IncrementalMixin):
             "history page size",
         )
         return True
+
+
+def readable_ids(elements: Iterable[Mapping[str, Any]], *, log: bool = True) -> Iterator[str]:
+    """The ids of listed distributions that have a history (a test email has none)."""
+    for element in elements:
+        distribution_id = element.get("id")
+        if not isinstance(distribution_id, str) or not distribution_id:
+            continue
+        if element.get("requestType") == TEST_DISTRIBUTION:
+            if log:
+                logger.info("distribution_history: %s is a test email without history", distribution_id)
+            continue
+        yield distribution_id
+
+
+def failing(error: BaseException) -> Iterator[Any]:
+    """A read that fails with `error` (one that failed already, met again where the stream reads it)."""
+    raise error
