@@ -1,18 +1,21 @@
-"""Long page chains read in the background from the start of a sync, spooled to a file, read back later.
+"""A stream's lists read in the background from the start of a sync, spooled to a file, read back later.
 
-The CDK reads streams one after another, and a list paged by an opaque token (`skipToken`) is a
-chain: each page's request needs the previous page's answer, so its round trips cannot overlap with
-each other. 100,000 contacts are 1,000 round trips one after another: at 250 ms that alone is longer
-than the rest of a nightly sync. A `PageSpool` reads such chains in a daemon thread while the CDK
-reads the earlier streams, so the chain's round trips overlap theirs:
+The CDK reads streams one after another, so a stream whose reads take longest holds every later
+stream back, however many requests are in flight within it. Two do: a list paged by an opaque token
+(`skipToken`) is a chain, each page's request needing the previous page's answer (100,000 contacts are
+1,000 round trips one after another: at 250 ms longer than the rest of a nightly sync), and
+distribution histories have the slowest budget (270 a minute). A `PageSpool` reads such a stream's
+lists (its chains, read in worker threads when the stream fans them out) in a daemon thread while the
+CDK reads the earlier streams, so their requests overlap:
 
 - the worker writes each chain's elements as orjson lines to one file in the sync's spool dir (memory
   stays flat however long the chain), and the stream reads them back in order, following the file as
   the worker writes it (so its records flow as soon as they are read, never after the whole chain);
 - a chain's error is kept and raised when the stream reaches the end of that chain's elements, where
   a plain read would have raised it;
-- no request is made that a plain read would not make: after a failed chain the worker waits until
-  the stream asks for a later chain (a stream that stops on the error never does);
+- no request is made that a plain read would not make (beyond the few items a fan-out reads ahead,
+  as it does in a plain read): after a failed chain the worker waits until the stream asks for a
+  later chain (a stream that stops on the error never does);
 - the worker's first request waits for another request to succeed (or for the stream to ask): a
   rejected credential is then refused once, and stops the sync as it did before;
 - `close` (the sync ended, or failed) stops the worker at its next element and removes the file.
