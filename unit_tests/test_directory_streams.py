@@ -256,7 +256,8 @@ def test_a_history_page_that_keeps_timing_out_is_read_again_in_smaller_pages(sou
     ]
     assert second.call_count == 1, "the next distribution goes on at the size that worked, not smaller"
     (warning,) = [w for w in warnings(output) if w.startswith("distribution_history")]
-    assert "EMD_1" in warning and "50 recipients per page" in warning
+    # both histories are read at once: whichever timed out first stepped the size down, once
+    assert ("EMD_1" in warning or "EMD_2" in warning) and "50 recipients per page" in warning
 
 
 def test_a_failed_history_costs_only_its_distribution_and_keeps_its_surveys_cursor(source, api) -> None:  # type: ignore[no-untyped-def]

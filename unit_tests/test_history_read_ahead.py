@@ -12,7 +12,7 @@ from typing import Any
 from airbyte_cdk.models import SyncMode
 
 from source_qualtrics.source import SourceQualtrics
-from unit_tests.builders import BASE_URL, config, survey
+from unit_tests.builders import BASE_URL, config, error_body, survey
 from unit_tests.helpers import run_read, state_values
 from unit_tests.test_directory_streams import FORBIDDEN, SV_A, SV_B, data, distribution, page, warnings
 
@@ -115,3 +115,25 @@ def test_nothing_is_read_ahead_for_a_sync_that_does_not_select_the_stream(source
     output = run_read(source, config(), "surveys", sync_mode=SyncMode.full_refresh)
     assert len(data(output, "surveys")) == 3
     assert not any("/history" in r.path or r.path == "/api/v3/distributions" for r in api.request_history)
+
+
+def test_a_read_ahead_whose_histories_time_out_steps_down_once_rather_than_failing_each(source, api) -> None:  # type: ignore[no-untyped-def]
+    ids = [f"EMD_{n:02}" for n in range(30)]
+    api.get(f"{BASE_URL}/surveys", json=page([survey(SV_A)]))
+    api.get(LISTS, json=page([distribution(i, "2024-03-01T10:00:00Z") for i in ids]))
+    timeout = error_body("504 - Gateway Timeout", "GW_504", "The request timed out.")
+    for distribution_id in ids:
+        api.get(history_url(distribution_id), status_code=504, json=timeout)  # at Qualtrics' default size
+        api.get(
+            f"{history_url(distribution_id)}?pageSize=50",
+            complete_qs=True,
+            json=page([{"contactId": f"CID_{distribution_id}"}]),
+        )
+    output = run_read(source, config(), "distribution_history", sync_mode=SyncMode.full_refresh)
+    assert not output.errors
+    assert [r["distributionId"] for r in data(output, "distribution_history")] == ids
+    at_default = {r.path for r in api.request_history if r.path.endswith("/history") and not r.query}
+    # only the histories already being read when the first timeout came back: the item emitted and
+    # those read ahead of it (`max_concurrent_requests`, 10), not all 30
+    assert 1 <= len(at_default) <= 11
+    assert len([w for w in warnings(output) if "recipients per page" in w]) == 1

@@ -35,6 +35,7 @@ from __future__ import annotations
 import enum
 import functools
 import logging
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from typing import Any
 
@@ -166,7 +167,7 @@ class DistributionHistory(_PerSurvey, IncrementalMixin):
         self._read_at = SurveyStamps("readAt")
         self._page_size: int | None = HISTORY_PAGE_SIZES[0]
         self._unread: set[str] = set()  # surveys with a distribution to read again next sync
-        self._tried: dict[str, int | None] = {}  # the page size each distribution's history was asked at
+        self._page_size_lock = threading.Lock()  # histories are read in several threads
 
     @property
     def name(self) -> str:
@@ -269,10 +270,23 @@ class DistributionHistory(_PerSurvey, IncrementalMixin):
         return self.read_back(self.path.format(**step), None, lambda: self.read_history(step))
 
     def read_history(self, step: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
-        """Ask Qualtrics for a distribution's history at the current page size (and note that size)."""
-        size = self._tried[step["distributionId"]] = self._page_size
-        params = {"pageSize": size} if size is not None else None
-        return self._client.paginate(self.path.format(**step), params)
+        """A distribution's history from Qualtrics (in a worker thread). Pages that keep timing out are
+        read again smaller, skipping the recipients already read, here where they are read: a
+        read-ahead far ahead of the stream steps down at once rather than failing every history."""
+        read: set[Any] = set()
+        while True:
+            size = self._page_size
+            params = {"pageSize": size} if size is not None else None
+            try:
+                for element in self._client.paginate(self.path.format(**step), params):
+                    if element.get("contactId") not in read:
+                        read.add(element.get("contactId"))
+                        yield element
+                return
+            except QualtricsApiError as error:
+                if error.status == 504 and self._smaller_pages(step, size, error):
+                    continue
+                raise
 
     def readable_distributions(self, survey_id: str, sync_mode: SyncMode) -> Iterator[str]:
         """Ids of the survey's distributions to read the history of (test emails have none)."""
@@ -294,43 +308,33 @@ class DistributionHistory(_PerSurvey, IncrementalMixin):
         return params
 
     def history_of(self, step: Mapping[str, Any], pages: Iterator[Any]) -> Iterator[Mapping[str, Any]]:
-        """One distribution's history. Pages that time out are read again smaller, skipping the
-        recipients already emitted; a read that still fails costs this distribution only."""
-        emitted: set[Any] = set()
-        while True:
-            try:
-                for record in self.records_of(step, pages):
-                    if record.get("contactId") not in emitted:
-                        emitted.add(record.get("contactId"))
-                        yield record
-                return
-            except QualtricsApiError as error:
-                if error.status == 504 and self._smaller_pages(step, error):
-                    pages = self.read_history(step)
-                    continue
-                failure = history_failure(error)
-                if failure is None:
-                    raise
-                if failure is HistoryFailure.LATER:
-                    self._unread.add(step["surveyId"])
-                logger.warning(
-                    "distribution_history: distribution %s of survey %s %s (%s); skipped.",
-                    step["distributionId"],
-                    step["surveyId"],
-                    failure.value,
-                    error,
-                )
-                return
+        """One distribution's history; a read that fails costs this distribution only."""
+        try:
+            yield from self.records_of(step, pages)
+        except QualtricsApiError as error:
+            failure = history_failure(error)
+            if failure is None:
+                raise
+            if failure is HistoryFailure.LATER:
+                self._unread.add(step["surveyId"])
+            logger.warning(
+                "distribution_history: distribution %s of survey %s %s (%s); skipped.",
+                step["distributionId"],
+                step["surveyId"],
+                failure.value,
+                error,
+            )
 
-    def _smaller_pages(self, step: Mapping[str, Any], error: QualtricsApiError) -> bool:
-        """Step down to the next smaller page size (unless another distribution did since this one was
-        asked: histories are read ahead); False when the smallest one timed out too."""
-        at = HISTORY_PAGE_SIZES.index(self._tried.get(step["distributionId"], self._page_size))
-        if HISTORY_PAGE_SIZES.index(self._page_size) > at:
-            return True
-        if at + 1 >= len(HISTORY_PAGE_SIZES):
-            return False
-        self._page_size = HISTORY_PAGE_SIZES[at + 1]
+    def _smaller_pages(self, step: Mapping[str, Any], asked: int | None, error: QualtricsApiError) -> bool:
+        """After a page asked at size `asked` kept timing out: step down to the next smaller size,
+        unless another history's read did already; False when the smallest size timed out too."""
+        with self._page_size_lock:
+            at = HISTORY_PAGE_SIZES.index(asked)
+            if HISTORY_PAGE_SIZES.index(self._page_size) > at:
+                return True
+            if at + 1 >= len(HISTORY_PAGE_SIZES):
+                return False
+            self._page_size = HISTORY_PAGE_SIZES[at + 1]
         self.warn_forbidden(
             f"distribution_history: a history page of distribution {step['distributionId']} kept timing "
             f"out ({error}); histories are read {self._page_size} recipients per page from now on, as "
