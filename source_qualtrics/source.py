@@ -51,7 +51,8 @@ from source_qualtrics.sync import SyncContext, survey_list_forbidden
 
 PROXY_NOTICE_MARKER = "use this host instead:"
 DIRECTORY_PARTITIONED = ("contact_transactions",)
-#: streams whose long page chains are read from the start of the sync (`start_read_ahead`)
+#: streams read from the start of the sync, behind the others (`start_read_ahead`): a long page
+#: chain (`directory_contacts`) and the slowest budget (`distribution_history`)
 READ_AHEAD = ("distribution_history", "directory_contacts")
 
 
@@ -255,7 +256,7 @@ def check_saved_state(catalog: ConfiguredAirbyteCatalog, state: list[AirbyteStat
 
 def reading_order(catalog: ConfiguredAirbyteCatalog) -> ConfiguredAirbyteCatalog:
     """The same catalog in the order the CDK reads it (catalog order): the streams read ahead
-    (`READ_AHEAD`) after the others, so their chains overlap every other stream's reads, and
+    (`READ_AHEAD`) after the others, so their reads overlap every other stream's, and
     `survey_response_counts` last: it reports what this sync's exports emitted, and the counts read
     after them."""
     streams = sorted(

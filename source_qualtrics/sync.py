@@ -56,6 +56,7 @@ class SyncContext:
         self._details_lock = threading.Lock()
         self._details_reads: dict[str, threading.Event] = {}  # surveys whose details a thread is reading
         self._spool_dir: Path | None = None
+        self._spool_dir_lock = threading.Lock()
         self._read_ahead: dict[str, PageSpool] = {}
 
     def surveys(self) -> list[dict[str, Any]]:
@@ -146,20 +147,22 @@ class SyncContext:
         return parse_instant((self.details(survey_id) or {}).get("creationDate"))
 
     def spool_dir(self) -> Path:
-        """Where this sync's export files wait to be parsed; made on first use, removed by `close`."""
-        if self._spool_dir is None:
-            self._spool_dir = Path(tempfile.mkdtemp(prefix="source-qualtrics-"))
-        return self._spool_dir
+        """Where this sync's export files and read-ahead spools wait to be read; made on first use (by
+        whichever thread comes first: downloads run on worker threads), removed by `close`."""
+        with self._spool_dir_lock:
+            if self._spool_dir is None:
+                self._spool_dir = Path(tempfile.mkdtemp(prefix="source-qualtrics-"))
+            return self._spool_dir
 
     def read_ahead(self, name: str, chains: Chains) -> PageSpool:
-        """Start reading a stream's long page chains now, in the background (`page_spool.py`: the
-        CDK reads streams one after another, so the chains' round trips overlap the other streams')."""
+        """Start reading a stream's lists now, in the background (`page_spool.py`: the CDK reads
+        streams one after another, so their requests overlap the other streams')."""
         file = self.spool_dir() / f"{name}.jsonl"
         spool = self._read_ahead[name] = PageSpool(file, chains, after=self.client.accepted, name=name)
         return spool
 
     def read_ahead_of(self, name: str) -> PageSpool | None:
-        """The chains read ahead for stream `name`, None when nothing is."""
+        """The lists read ahead for stream `name`, None when nothing is."""
         return self._read_ahead.get(name)
 
     def close(self) -> None:
